@@ -1,0 +1,194 @@
+// Sends one LTIAAS call over kept-alive connections, with a deadline, retries and classified errors.
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import type { LtiaasGradesError } from '../errors';
+import type { ResolvedLogger } from '../logger';
+import type { ResolvedRetry } from '../options';
+import { authorizationHeader, secretOf, type Credential } from './credentials';
+import { isRetryableFailure, parseRetryAfter, retryDelayMs, type AttemptFailure } from './retryPolicy';
+import { errorFromResponse, errorFromTransport, type CallDescription } from './upstreamErrors';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** One LTIAAS call. `path` is already encoded; `endpoint` is its template for messages and logs. */
+export interface LtiaasRequest {
+  method: HttpMethod;
+  path: string;
+  endpoint: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  credential: Credential;
+  /** Safe to repeat: GET, PUT, DELETE, and score POSTs (which carry a fixed timestamp). */
+  idempotent: boolean;
+  /** Non-secret facts for logs and events. */
+  meta?: { lineItemId?: string; userId?: string };
+}
+
+/** Per-call overrides of the client's defaults. */
+export interface CallOptions {
+  /** Deadline of each attempt in ms. */
+  timeoutMs?: number;
+  /** Retry policy of this call; missing fields keep the client's. */
+  retry?: Partial<ResolvedRetry>;
+}
+
+export interface LtiaasResponse<T> {
+  status: number;
+  data: T;
+}
+
+/** Facts about a retry, for the `retry` event and the log. */
+export interface RetryNotice {
+  method: HttpMethod;
+  endpoint: string;
+  attempt: number;
+  delayMs: number;
+  status?: number;
+  kind: AttemptFailure['kind'];
+  lineItemId?: string;
+  userId?: string;
+}
+
+export interface TransportConfig {
+  ltiaasUrl: string;
+  apiKey: string;
+  timeoutMs: number;
+  retry: ResolvedRetry;
+  maxSockets: number;
+  logger: ResolvedLogger;
+  onRetry?: (notice: RetryNotice) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
+
+/** Codes meaning the connection was never made, so nothing reached LTIAAS. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** `encodeURIComponent` on every key and value, as ltiaas-api.md asks for `?url=`. */
+export function encodeQuery(query: LtiaasRequest['query']): string {
+  if (!query) return '';
+  const pairs = Object.entries(query)
+    .filter((entry): entry is [string, string | number] => entry[1] !== undefined)
+    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
+  return pairs.length > 0 ? `?${pairs.join('&')}` : '';
+}
+
+export class LtiaasTransport {
+  private readonly http: AxiosInstance;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+
+  constructor(private readonly config: TransportConfig) {
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: config.maxSockets });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: config.maxSockets });
+    this.http = axios.create({
+      baseURL: config.ltiaasUrl,
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      // A redirect would carry the API key elsewhere; LTIAAS's API does not redirect.
+      maxRedirects: 0,
+      // Every status is classified here, so axios never builds an error holding our headers.
+      validateStatus: () => true,
+      maxContentLength: 20 * 1024 * 1024,
+      transitional: { clarifyTimeoutError: true, silentJSONParsing: true },
+    });
+  }
+
+  /** Sends the call, retrying per the policy; resolves with a 2xx answer or throws LtiaasGradesError. */
+  async send<T>(request: LtiaasRequest, options: CallOptions = {}): Promise<LtiaasResponse<T>> {
+    const retry = options.retry ? { ...this.config.retry, ...options.retry } : this.config.retry;
+    const timeoutMs = options.timeoutMs ?? this.config.timeoutMs;
+    const call: CallDescription = { method: request.method, endpoint: request.endpoint, credential: request.credential };
+    for (let attempt = 0; ; attempt++) {
+      const started = Date.now();
+      const outcome = await this.attempt<T>(request, call, timeoutMs);
+      const durationMs = Date.now() - started;
+      if ('response' in outcome) {
+        this.config.logger.debug(
+          { method: request.method, endpoint: request.endpoint, status: outcome.response.status, durationMs, attempt },
+          'ltiaas call succeeded',
+        );
+        return outcome.response;
+      }
+      const { error } = outcome;
+      const failure: AttemptFailure = {
+        kind: error.upstream?.kind ?? 'network',
+        status: error.upstream?.status,
+        notSent: outcome.notSent,
+        retryAfterMs: error.upstream?.retryAfterMs,
+      };
+      const retryable = isRetryableFailure(failure, request.method, request.idempotent);
+      const waitsTooLong = failure.retryAfterMs !== undefined && failure.retryAfterMs > retry.maxDelayMs;
+      if (!retryable || attempt >= retry.retries || waitsTooLong) {
+        this.config.logger.debug(
+          { method: request.method, endpoint: request.endpoint, status: failure.status, kind: failure.kind, code: error.code, durationMs, attempt },
+          'ltiaas call failed',
+        );
+        throw error;
+      }
+      const delayMs = retryDelayMs(attempt, retry, failure.retryAfterMs);
+      const notice: RetryNotice = {
+        method: request.method,
+        endpoint: request.endpoint,
+        attempt: attempt + 1,
+        delayMs,
+        kind: failure.kind,
+        ...(failure.status !== undefined ? { status: failure.status } : {}),
+        ...request.meta,
+      };
+      this.config.logger.warn({ ...notice }, 'ltiaas call failed, retrying');
+      this.config.onRetry?.(notice);
+      await sleep(delayMs);
+    }
+  }
+
+  /** One attempt: a response, or the classified error (returned, not thrown, for the retry loop). */
+  private async attempt<T>(request: LtiaasRequest, call: CallDescription, timeoutMs: number): Promise<AttemptOutcome<T>> {
+    // axios's own timeout only notices an idle socket; the abort makes it a deadline for the whole call.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    try {
+      const response = await this.http.request({
+        method: request.method,
+        url: request.path + encodeQuery(request.query),
+        data: request.body,
+        timeout: timeoutMs,
+        signal: controller.signal,
+        headers: {
+          Authorization: authorizationHeader(this.config.apiKey, request.credential),
+          Accept: 'application/json',
+          ...(request.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
+      });
+      if (response.status >= 200 && response.status < 300) {
+        return { response: { status: response.status, data: response.data as T } };
+      }
+      const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+      const secrets = [this.config.apiKey, secretOf(request.credential)];
+      return { error: errorFromResponse(call, response.status, response.data, retryAfterMs, secrets), notSent: false };
+    } catch (thrown) {
+      // Only the error's code is read: the axios error holds our Authorization header and is dropped here.
+      const code = (thrown as { code?: unknown }).code;
+      const systemCode = typeof code === 'string' ? code : undefined;
+      const isTimeout = timedOut || systemCode === 'ETIMEDOUT' || systemCode === 'ECONNABORTED';
+      const error = errorFromTransport(call, isTimeout ? 'timeout' : 'network', timeoutMs, systemCode);
+      return { error, notSent: !isTimeout && NOT_SENT_CODES.has(systemCode ?? '') };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes kept-alive connections (tests, graceful shutdown). */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+/** An attempt's answer, or its error and whether the request can have reached LTIAAS at all. */
+type AttemptOutcome<T> = { response: LtiaasResponse<T> } | { error: LtiaasGradesError; notSent: boolean };

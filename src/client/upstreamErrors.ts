@@ -1,0 +1,165 @@
+// Turns what LTIAAS answered (or did not) into the package's own errors, classified and scrubbed.
+import {
+  GradesUnavailableError,
+  LtiaasGradesError,
+  LtiaasRejectedError,
+  LtiaasUnavailableError,
+  LtikError,
+  type UpstreamFailure,
+} from '../errors';
+import { redactSecrets } from '../redact';
+import type { Credential } from './credentials';
+
+/** What we say about the failed call: method and endpoint template, never ids or secrets. */
+export interface CallDescription {
+  method: string;
+  endpoint: string;
+  credential: Credential;
+}
+
+interface LtiaasErrorBody {
+  status?: number;
+  error?: string;
+  details?: {
+    message?: string;
+    description?: string;
+    code?: string;
+    bodyReceived?: unknown;
+    externalError?: boolean;
+  };
+}
+
+const MAX_MESSAGE = 300;
+
+/** LTIAAS codes meaning the grade service is off for this launch or context. */
+const SERVICE_OFF_CODES = new Set(['SERVICE_NOT_AVAILABLE_FOR_CONTEXT', 'INACTIVE_SERVICE']);
+
+function isLtiaasErrorBody(data: unknown): data is LtiaasErrorBody {
+  return typeof data === 'object' && data !== null && typeof (data as LtiaasErrorBody).details === 'object';
+}
+
+function clip(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > MAX_MESSAGE ? `${oneLine.slice(0, MAX_MESSAGE)}...` : oneLine;
+}
+
+/** The LMS's own words from `details.bodyReceived`, in the shapes LMSes use. */
+function lmsMessageOf(bodyReceived: unknown): string | undefined {
+  if (typeof bodyReceived === 'string') {
+    try {
+      return lmsMessageOf(JSON.parse(bodyReceived));
+    } catch {
+      return bodyReceived.trim() ? bodyReceived : undefined;
+    }
+  }
+  if (typeof bodyReceived !== 'object' || bodyReceived === null) return undefined;
+  const body = bodyReceived as Record<string, unknown>;
+  for (const key of ['message', 'error_description', 'error', 'detail', 'title']) {
+    if (typeof body[key] === 'string' && body[key]) return body[key] as string;
+  }
+  const errors = body.errors;
+  if (Array.isArray(errors) && errors.length > 0) {
+    const first = errors[0] as unknown;
+    if (typeof first === 'string') return first;
+    if (typeof first === 'object' && first !== null && typeof (first as { message?: unknown }).message === 'string') {
+      return (first as { message: string }).message;
+    }
+  }
+  if (typeof errors === 'object' && errors !== null && typeof (errors as { message?: unknown }).message === 'string') {
+    return (errors as { message: string }).message;
+  }
+  return undefined;
+}
+
+/** An error for a non-2xx answer. `secrets` are scrubbed from anything upstream wrote. */
+export function errorFromResponse(
+  call: CallDescription,
+  status: number,
+  data: unknown,
+  retryAfterMs: number | undefined,
+  secrets: readonly string[],
+): LtiaasGradesError {
+  const scrub = (text: string | undefined) => (text === undefined ? undefined : clip(redactSecrets(text, secrets)));
+  const fromLtiaas = isLtiaasErrorBody(data);
+  const details = fromLtiaas ? data.details ?? {} : {};
+  const ltiaasCode = scrub(details.code ?? (/^[A-Z0-9_]+$/.test(details.message ?? '') ? details.message : undefined));
+  const description = scrub(details.description ?? (ltiaasCode ? undefined : details.message));
+  const lmsMessage = scrub(lmsMessageOf(details.bodyReceived));
+  const upstream: UpstreamFailure = {
+    method: call.method,
+    endpoint: call.endpoint,
+    kind: 'http',
+    status,
+    ...(ltiaasCode ? { ltiaasCode } : {}),
+    ...(lmsMessage ? { lmsMessage } : {}),
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
+  const where = `${call.method} ${call.endpoint}`;
+  const said = lmsMessage ? `: "${lmsMessage}"` : description ? `: ${description}` : ltiaasCode ? `: ${ltiaasCode}` : '';
+  const origin = fromLtiaas ? '' : ' (the body is not an LTIAAS error: it came from a proxy or the LMS)';
+
+  if (status === 401) {
+    if (call.credential.kind === 'ltik') {
+      return new LtikError({
+        status: 401,
+        code: 'LTIK_INVALID',
+        message: `LTIAAS rejected the ltik on ${where}: it is invalid or expired (an ltik lasts 24 hours; launch the activity again from the LMS), or the API key is wrong.`,
+        upstream,
+      });
+    }
+    return new LtiaasRejectedError({
+      status: 401,
+      code: 'LTIAAS_REJECTED',
+      message: `LTIAAS rejected the service key or the API key on ${where}${said}.`,
+      upstream,
+    });
+  }
+  if ((status === 403 || status === 400) && ltiaasCode && SERVICE_OFF_CODES.has(ltiaasCode)) {
+    return new GradesUnavailableError({
+      status: 403,
+      code: 'GRADES_UNAVAILABLE',
+      message: `Grades are not available for this launch (LTIAAS ${status} ${ltiaasCode} on ${where}).`,
+      upstream,
+    });
+  }
+  if (status === 408 || status === 429 || status >= 500 || status < 200 || (status >= 300 && status < 400)) {
+    const answer = status === 429 ? 503 : status === 503 || status === 504 ? status : status === 408 ? 504 : 502;
+    const why = status === 429 ? ' (rate limited)' : status >= 300 && status < 400 ? ' (an unexpected redirect)' : '';
+    return new LtiaasUnavailableError({
+      status: answer,
+      code: 'LTIAAS_UNAVAILABLE',
+      message: `LTIAAS answered ${status}${why} to ${where}${said}${origin}; try again later.`,
+      retryable: true,
+      upstream,
+    });
+  }
+  const whoRefused = lmsMessage || details.externalError ? 'The LMS refused' : 'LTIAAS refused';
+  return new LtiaasRejectedError({
+    status: 422,
+    code: 'LTIAAS_REJECTED',
+    message: `${whoRefused} ${where} (${status})${said}${origin}.`,
+    upstream,
+  });
+}
+
+/** An error for a call that got no answer: refused, reset, timed out. */
+export function errorFromTransport(
+  call: CallDescription,
+  kind: 'network' | 'timeout',
+  timeoutMs: number,
+  systemCode: string | undefined,
+): LtiaasUnavailableError {
+  const where = `${call.method} ${call.endpoint}`;
+  const safeCode = systemCode && /^[A-Z_]+$/.test(systemCode) ? systemCode : undefined;
+  const message =
+    kind === 'timeout'
+      ? `LTIAAS did not answer ${where} within ${timeoutMs} ms; try again later.`
+      : `Could not reach LTIAAS for ${where}${safeCode ? ` (${safeCode})` : ''}; try again later.`;
+  return new LtiaasUnavailableError({
+    status: kind === 'timeout' ? 504 : 503,
+    code: 'LTIAAS_UNAVAILABLE',
+    message,
+    retryable: true,
+    upstream: { method: call.method, endpoint: call.endpoint, kind },
+  });
+}

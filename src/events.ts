@@ -1,0 +1,87 @@
+// The events a grades instance emits (submitted, queued, retry, rejected) and their payloads.
+import { EventEmitter } from 'node:events';
+
+/** A grade reached the LMS. */
+export interface SubmittedEvent {
+  lineItemId: string;
+  userId: string;
+  status: 'submitted';
+  scoreGiven?: number;
+  scoreMaximum?: number;
+  /** From the start of the submission to LTIAAS's answer, retries included. */
+  durationMs: number;
+  /** True when delivered later by the outbox. */
+  fromOutbox: boolean;
+}
+
+/** A grade could not be delivered now and is held by the outbox. */
+export interface QueuedEvent {
+  id: string;
+  lineItemId?: string;
+  userId?: string;
+  status: 'queued';
+  /** Why it was queued: the error code and upstream status, when there was one. */
+  code: string;
+  upstreamStatus?: number;
+  durationMs: number;
+}
+
+/** An LTIAAS call failed in a way that may pass and is tried again after `delayMs`. */
+export interface RetryEvent {
+  method: string;
+  endpoint: string;
+  attempt: number;
+  delayMs: number;
+  status?: number;
+  kind: 'network' | 'timeout' | 'http';
+  lineItemId?: string;
+  userId?: string;
+}
+
+/** LTIAAS or the LMS refused a grade for good (the LMS's message is in `message`). */
+export interface RejectedEvent {
+  lineItemId?: string;
+  userId?: string;
+  status: 'rejected';
+  code: string;
+  upstreamStatus?: number;
+  message: string;
+  durationMs: number;
+  fromOutbox: boolean;
+}
+
+export interface GradeEventMap {
+  submitted: SubmittedEvent;
+  queued: QueuedEvent;
+  retry: RetryEvent;
+  rejected: RejectedEvent;
+}
+
+export type GradeEventName = keyof GradeEventMap;
+
+/** A typed event emitter; a listener that throws is reported to the logger, never to the grade. */
+export class GradeEvents {
+  private readonly emitter = new EventEmitter();
+
+  constructor(private readonly onListenerError: (error: unknown, event: GradeEventName) => void) {}
+
+  on<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void): this {
+    this.emitter.on(event, listener);
+    return this;
+  }
+
+  off<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void): this {
+    this.emitter.off(event, listener);
+    return this;
+  }
+
+  emit<E extends GradeEventName>(event: E, payload: GradeEventMap[E]): void {
+    for (const listener of this.emitter.listeners(event)) {
+      try {
+        (listener as (payload: GradeEventMap[E]) => void)(payload);
+      } catch (error) {
+        this.onListenerError(error, event);
+      }
+    }
+  }
+}

@@ -1,0 +1,79 @@
+// The rules for line items, line item specs and list filters, checked before anything is sent.
+import Joi from 'joi';
+import { InvalidGradeError } from '../errors';
+
+/** A line item spec after validation (dates as ISO strings, label trimmed). */
+export interface ValidLineItemSpec {
+  resourceId: string;
+  label: string;
+  scoreMaximum: number;
+  tag?: string;
+  resourceLinkId?: string;
+  startDateTime?: string;
+  endDateTime?: string;
+  gradesReleased?: boolean;
+}
+
+const isoDate = Joi.date().iso().custom((value: Date) => value.toISOString());
+const nonBlank = Joi.string().max(1024).pattern(/\S/).messages({ 'string.pattern.base': '{{#label}} must not be blank' });
+
+const lineItemFields = {
+  label: Joi.string().trim().min(1).max(1024).required().messages({ 'string.empty': '{{#label}} must not be blank' }),
+  scoreMaximum: Joi.number().strict().greater(0).required(),
+  resourceLinkId: nonBlank,
+  resourceId: nonBlank,
+  tag: nonBlank,
+  startDateTime: isoDate,
+  endDateTime: isoDate,
+  gradesReleased: Joi.boolean().strict(),
+};
+
+const lineItemInputSchema = Joi.object(lineItemFields).required();
+const lineItemSpecSchema = Joi.object({ ...lineItemFields, resourceId: nonBlank.required() }).required();
+
+const filtersSchema = Joi.object({
+  resourceLinkId: nonBlank,
+  resourceId: nonBlank,
+  tag: nonBlank,
+  limit: Joi.number().strict().integer().min(1),
+  url: Joi.string().uri({ scheme: ['http', 'https'] }),
+}).default({});
+
+const resultFiltersSchema = Joi.object({
+  userId: nonBlank,
+  limit: Joi.number().strict().integer().min(1),
+  url: Joi.string().uri({ scheme: ['http', 'https'] }),
+}).default({});
+
+function check<T>(schema: Joi.Schema, input: unknown, what: string): T {
+  const { value, error } = schema.validate(input, { abortEarly: true });
+  if (error) {
+    throw new InvalidGradeError({ status: 400, code: 'LINE_ITEM_INVALID', message: `Invalid ${what}: ${error.details[0]!.message}.` });
+  }
+  return value as T;
+}
+
+/** A spec for find-or-create: `resourceId`, `label`, `scoreMaximum` required. Throws LINE_ITEM_INVALID. */
+export const validateLineItemSpec = (input: unknown) => check<ValidLineItemSpec>(lineItemSpecSchema, input, 'line item spec');
+
+/** A line item for create or update: `label` and `scoreMaximum` required. Throws LINE_ITEM_INVALID. */
+export const validateLineItemInput = (input: unknown) =>
+  check<Omit<ValidLineItemSpec, 'resourceId'> & { resourceId?: string }>(lineItemInputSchema, input, 'line item');
+
+export const validateLineItemFilters = (input: unknown) =>
+  check<{ resourceLinkId?: string; resourceId?: string; tag?: string; limit?: number; url?: string }>(
+    filtersSchema,
+    input,
+    'line item filters',
+  );
+
+export const validateResultFilters = (input: unknown) =>
+  check<{ userId?: string; limit?: number; url?: string }>(resultFiltersSchema, input, 'score filters');
+
+/** A line item id is an absolute URL chosen by the LMS; anything else is a bug in the caller. */
+export function validateLineItemId(lineItemId: unknown): string {
+  if (typeof lineItemId !== 'string' || lineItemId.trim() === '') {
+    throw new InvalidGradeError({ status: 400, code: 'LINE_ITEM_INVALID', message: 'Invalid line item id: it must be a non-empty string (the LMS URL of the line item).' });
+  }
+  return lineItemId;
+}

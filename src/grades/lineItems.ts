@@ -1,0 +1,60 @@
+// The line item operations of one credential (req.lti.grades.lineItems and the service-key client's).
+import type { CallOptions } from '../client/transport';
+import type { Credential } from '../client/credentials';
+import type { LtiaasApi } from '../client/ltiaasApi';
+import type { LineItem, LineItemFilters, LineItemInput, LineItemsPage } from '../types';
+import { validateLineItemFilters, validateLineItemId, validateLineItemInput } from './lineItemSchema';
+import { followPages } from './pagination';
+
+/**
+ * List, read, create, update and delete grade-book columns. Inputs are validated (and the
+ * validated copy sent); line item ids are URL-encoded exactly once by the client.
+ */
+export class LineItems {
+  constructor(
+    private readonly api: LtiaasApi,
+    private readonly credential: () => Credential,
+  ) {}
+
+  /** One page of line items. Pass `{ url: page.next }` for the following page. */
+  list(filters: LineItemFilters = {}, options?: CallOptions): Promise<LineItemsPage> {
+    const valid = validateLineItemFilters(filters);
+    return this.api.listLineItems(this.credential(), valid, options);
+  }
+
+  /** Every page, one at a time, following `next` to the end. */
+  pages(filters: LineItemFilters = {}, options?: CallOptions): AsyncGenerator<LineItemsPage> {
+    const valid = validateLineItemFilters(filters);
+    const credential = this.credential();
+    return followPages(
+      () => this.api.listLineItems(credential, valid, options),
+      (url) => this.api.listLineItems(credential, { url }, options),
+    );
+  }
+
+  /** Every line item matching the filters, following `next` pages to the end. */
+  async listAll(filters: LineItemFilters = {}, options?: CallOptions): Promise<LineItem[]> {
+    const all: LineItem[] = [];
+    for await (const page of this.pages(filters, options)) all.push(...page.lineItems);
+    return all;
+  }
+
+  get(lineItemId: string, options?: CallOptions): Promise<LineItem> {
+    return this.api.getLineItem(this.credential(), validateLineItemId(lineItemId), options);
+  }
+
+  /** Creates a column. To avoid duplicate columns, prefer `findOrCreateLineItem`. */
+  create(lineItem: LineItemInput, options?: CallOptions): Promise<LineItem> {
+    return this.api.createLineItem(this.credential(), { ...validateLineItemInput(lineItem) }, options);
+  }
+
+  /** Replaces the whole line item (fields left out are deleted by the LMS). */
+  update(lineItemId: string, lineItem: LineItemInput, options?: CallOptions): Promise<LineItem> {
+    const id = validateLineItemId(lineItemId);
+    return this.api.updateLineItem(this.credential(), id, { ...validateLineItemInput(lineItem) }, options);
+  }
+
+  delete(lineItemId: string, options?: CallOptions): Promise<void> {
+    return this.api.deleteLineItem(this.credential(), validateLineItemId(lineItemId), options);
+  }
+}

@@ -1,0 +1,90 @@
+// The ltiaasGrades() factory: validates options once and hands out the middleware, handler and error handler.
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { GradesCore } from './core';
+import type { GradeEventMap, GradeEventName } from './events';
+import { createErrorHandler } from './express/errorHandler';
+import { createLtikExtractor } from './express/extractLtik';
+import { createMiddleware, looksLikeRequest, middlewareNotCalled } from './express/middleware';
+import type { LtiRequestContext } from './express/requestTypes';
+import { createSubmitGrade, type SubmitGradeOptions } from './express/submitGrade';
+import { LaunchGrades } from './grades/launchGrades';
+import { resolveOptions, type LtiaasGradesOptions } from './options';
+
+/** What {@link ltiaasGrades} returns. */
+export interface LtiaasGrades {
+  /**
+   * Finds the ltik (`?ltik=`, body field `ltik`, `Authorization: Bearer`, or your `extractLtik`)
+   * and sets `req.lti = { ltik, grades }`. Makes no LTIAAS call: routes that do not grade pay nothing.
+   * Mount body parsers before it if the ltik comes in the body.
+   * @example app.use(grades.middleware());
+   */
+  middleware(): RequestHandler;
+  /**
+   * A route handler that posts the server-computed score for the launch's user.
+   * @example
+   * app.post('/quiz/:id/finish', scoreQuiz, grades.submitGrade({
+   *   score: (req, res) => ({ scoreGiven: res.locals.score, scoreMaximum: 10 }),
+   *   lineItem: (req) => ({ resourceId: `quiz-${req.params.id}`, label: 'Quiz', scoreMaximum: 10 }),
+   * }));
+   */
+  submitGrade(options: SubmitGradeOptions): RequestHandler;
+  /**
+   * Answers the package's errors as `{ error: { code, message } }` with their status; passes others on.
+   * @example app.use(grades.errorHandler());
+   */
+  errorHandler(): ErrorRequestHandler;
+  /** Listens to `submitted`, `queued`, `retry` and `rejected` events (no secrets in any payload). */
+  on<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void): LtiaasGrades;
+  /** Removes a listener added with `on`. */
+  off<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void): LtiaasGrades;
+  /** The grade operations of the launch whose ltik this is, for code outside a request. */
+  forLaunch(ltik: string): LaunchGrades;
+  /** Closes kept-alive connections (for graceful shutdown and tests). */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the grade passback for one LTIAAS account. Options are validated here, once: an
+ * unknown key or a bad value throws an error naming the option and the fix.
+ * @example
+ * const grades = ltiaasGrades({ ltiaasUrl: 'https://your.ltiaas.com', apiKey: process.env.LTIAAS_API_KEY! });
+ * app.use(express.json());
+ * app.use(grades.middleware());
+ * app.post('/finish', grades.submitGrade({ score: (req, res) => ({ scoreGiven: res.locals.score, scoreMaximum: 10 }) }));
+ * app.use(grades.errorHandler());
+ */
+export function ltiaasGrades(options: LtiaasGradesOptions): LtiaasGrades {
+  const config = resolveOptions(options);
+  const core = new GradesCore(config);
+  const extractLtik = createLtikExtractor(config.ltikSources, config.extractLtik);
+  const attach = (req: Request): LtiRequestContext => {
+    const ltik = extractLtik(req);
+    return { ltik, grades: new LaunchGrades(core, ltik) };
+  };
+
+  const instance: LtiaasGrades = {
+    middleware(...args: unknown[]) {
+      if (looksLikeRequest(args[0])) {
+        // Called by Express as `app.use(grades.middleware)`: answer with the fix instead of hanging.
+        (middlewareNotCalled as (...a: unknown[]) => void)(...args);
+        return undefined as unknown as RequestHandler;
+      }
+      return createMiddleware(attach);
+    },
+    submitGrade: (submitOptions) => createSubmitGrade(submitOptions, attach),
+    errorHandler: () => createErrorHandler(config.logger),
+    on(event, listener) {
+      core.events.on(event, listener);
+      return instance;
+    },
+    off(event, listener) {
+      core.events.off(event, listener);
+      return instance;
+    },
+    forLaunch: (ltik) => new LaunchGrades(core, ltik),
+    async close() {
+      core.close();
+    },
+  };
+  return instance;
+}
