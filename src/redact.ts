@@ -2,7 +2,14 @@
 
 export const REDACTED = '[redacted]';
 
-/** Replaces every occurrence of each secret (and its URL-encoded form) with `[redacted]`. */
+/**
+ * Runs of 40+ token characters: ltiks, service keys and JWTs look like this, while the words,
+ * URLs and UUIDs (36 characters) of an LMS message do not. Secrets we do not hold (the
+ * launch's service key in an answer to an ltik call, say) are caught by their shape.
+ */
+const TOKEN_LIKE = /[A-Za-z0-9_\-.~+=]{40,}/g;
+
+/** Replaces each known secret (and its URL-encoded form), then anything shaped like one, with `[redacted]`. */
 export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
   let result = text;
   for (const secret of secrets) {
@@ -12,5 +19,5 @@ export function redactSecrets(text: string, secrets: readonly (string | undefine
     const encoded = encodeURIComponent(secret);
     if (encoded !== secret) result = result.split(encoded).join(REDACTED);
   }
-  return result;
+  return result.replace(TOKEN_LIKE, REDACTED);
 }

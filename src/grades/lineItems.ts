@@ -17,16 +17,16 @@ export class LineItems {
   ) {}
 
   /** One page of line items. Pass `{ url: page.next }` for the following page. */
-  list(filters: LineItemFilters = {}, options?: CallOptions): Promise<LineItemsPage> {
+  async list(filters: LineItemFilters = {}, options?: CallOptions): Promise<LineItemsPage> {
     const valid = validateLineItemFilters(filters);
     return this.api.listLineItems(this.credential(), valid, options);
   }
 
   /** Every page, one at a time, following `next` to the end. */
-  pages(filters: LineItemFilters = {}, options?: CallOptions): AsyncGenerator<LineItemsPage> {
+  async *pages(filters: LineItemFilters = {}, options?: CallOptions): AsyncGenerator<LineItemsPage> {
     const valid = validateLineItemFilters(filters);
     const credential = this.credential();
-    return followPages(
+    yield* followPages(
       () => this.api.listLineItems(credential, valid, options),
       (url) => this.api.listLineItems(credential, { url }, options),
     );
@@ -39,22 +39,22 @@ export class LineItems {
     return all;
   }
 
-  get(lineItemId: string, options?: CallOptions): Promise<LineItem> {
+  async get(lineItemId: string, options?: CallOptions): Promise<LineItem> {
     return this.api.getLineItem(this.credential(), validateLineItemId(lineItemId), options);
   }
 
   /** Creates a column. To avoid duplicate columns, prefer `findOrCreateLineItem`. */
-  create(lineItem: LineItemInput, options?: CallOptions): Promise<LineItem> {
+  async create(lineItem: LineItemInput, options?: CallOptions): Promise<LineItem> {
     return this.api.createLineItem(this.credential(), { ...validateLineItemInput(lineItem) }, options);
   }
 
   /** Replaces the whole line item (fields left out are deleted by the LMS). */
-  update(lineItemId: string, lineItem: LineItemInput, options?: CallOptions): Promise<LineItem> {
+  async update(lineItemId: string, lineItem: LineItemInput, options?: CallOptions): Promise<LineItem> {
     const id = validateLineItemId(lineItemId);
     return this.api.updateLineItem(this.credential(), id, { ...validateLineItemInput(lineItem) }, options);
   }
 
-  delete(lineItemId: string, options?: CallOptions): Promise<void> {
+  async delete(lineItemId: string, options?: CallOptions): Promise<void> {
     return this.api.deleteLineItem(this.credential(), validateLineItemId(lineItemId), options);
   }
 }

@@ -1,0 +1,128 @@
+// No secret leaks: the API key, ltiks and service keys never appear in responses, errors (five ways) or logs.
+import { inspect } from 'node:util';
+import request from 'supertest';
+import type { ErrorRequestHandler } from 'express';
+import type { FaultSpec, LaunchDescription } from 'express-ltiaas-grades/testing';
+import { API_KEY, EXPRESS_VERSIONS, startHarness, type Harness } from './helpers/harness';
+
+/** A logger that keeps every line it is given, at every level, as text. */
+function recordingLogger() {
+  const lines: string[] = [];
+  const record = (level: string) => (fields: Record<string, unknown>, message: string) => {
+    lines.push(`${level} ${message} ${JSON.stringify(fields)} ${inspect(fields, { depth: Infinity })}`);
+  };
+  return { lines, logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') } };
+}
+
+interface Scenario {
+  code: string;
+  launch?: LaunchDescription;
+  withLtik?: boolean;
+  fault?: FaultSpec;
+  score?: unknown;
+  lineItem?: boolean;
+}
+
+const scenarios: Array<[string, Scenario]> = [
+  ['LTIK_MISSING', { code: 'LTIK_MISSING', withLtik: false }],
+  ['LTIK_INVALID', { code: 'LTIK_INVALID', launch: { expired: true } }],
+  ['SCORE_INVALID', { code: 'SCORE_INVALID', score: { scoreGiven: 5 } }],
+  ['GRADES_UNAVAILABLE', { code: 'GRADES_UNAVAILABLE', launch: { grades: false } }],
+  ['LINE_ITEM_UNAVAILABLE', { code: 'LINE_ITEM_UNAVAILABLE', launch: { lineItem: null }, lineItem: false }],
+  ['LTIAAS_REJECTED by the LMS', { code: 'LTIAAS_REJECTED', launch: { role: 'instructor' } }],
+  ['LTIAAS_UNAVAILABLE (503)', { code: 'LTIAAS_UNAVAILABLE', fault: { status: 503, times: Infinity } }],
+  ['LTIAAS_UNAVAILABLE (timeout)', { code: 'LTIAAS_UNAVAILABLE', fault: { hang: true, times: Infinity } }],
+  ['LTIAAS_UNAVAILABLE (dropped)', { code: 'LTIAAS_UNAVAILABLE', fault: { drop: true, times: Infinity } }],
+];
+
+describe.each(EXPRESS_VERSIONS)('secrets on %s', (_name, expressLib) => {
+  let harness: Harness;
+  let log: ReturnType<typeof recordingLogger>;
+
+  beforeEach(async () => {
+    log = recordingLogger();
+    harness = await startHarness({ logger: log.logger, timeoutMs: 300, retry: { retries: 1, minDelayMs: 1, maxDelayMs: 5 } });
+  });
+  afterEach(() => harness.close());
+
+  it.each(scenarios)('%s: nothing secret in the response, the error or the log', async (_what, scenario) => {
+    const launch = harness.emulator.launch(scenario.launch ?? {});
+    if (scenario.fault) harness.emulator.fail(scenario.fault);
+    let caught: unknown;
+    const app = expressLib();
+    app.use(expressLib.json());
+    app.use(harness.grades.middleware());
+    app.post(
+      '/finish',
+      harness.grades.submitGrade({
+        score: () => (scenario.score ?? { scoreGiven: 1, scoreMaximum: 2 }) as never,
+        ...(scenario.lineItem === false ? {} : { lineItem: { resourceId: 'quiz-1', label: 'Quiz', scoreMaximum: 2 } }),
+      }),
+    );
+    const spy: ErrorRequestHandler = (err, _req, _res, next) => {
+      caught = err;
+      next(err);
+    };
+    app.use(spy);
+    app.use(harness.grades.errorHandler());
+
+    const res = await request(app)
+      .post(scenario.withLtik === false ? '/finish' : `/finish?ltik=${launch.ltik}`)
+      .send({});
+    expect(res.body.error?.code).toBe(scenario.code);
+
+    const error = caught as Error;
+    const texts = {
+      response: `${JSON.stringify(res.headers)} ${res.text}`,
+      message: error.message,
+      string: String(error),
+      json: JSON.stringify(error),
+      inspect: inspect(error, { depth: Infinity, showHidden: true }),
+      stack: error.stack ?? '',
+      log: log.lines.join('\n'),
+    };
+    const secrets = [API_KEY, launch.ltik, launch.serviceKey].filter((s): s is string => Boolean(s));
+    expect(secrets.length).toBeGreaterThanOrEqual(2);
+    for (const [where, text] of Object.entries(texts)) {
+      for (const secret of secrets) {
+        if (text.includes(secret)) throw new Error(`a secret appears in ${where}: ${text}`);
+      }
+      // No Authorization header value either (a scheme followed by credentials).
+      expect(text).not.toMatch(/(LTIK-AUTH-V\d|SERVICE-AUTH-V1|Bearer) [^<\s]/);
+    }
+    // The raw HTTP client error is never exposed, neither as a property nor as a cause.
+    expect(Object.values(error).some((value) => value && typeof value === 'object' && 'config' in value)).toBe(false);
+    expect((error as { cause?: unknown }).cause).toBeUndefined();
+    expect((error as { isAxiosError?: unknown }).isAxiosError).toBeUndefined();
+  });
+
+  it('scrubs secrets that LTIAAS or the LMS echo back in an error body', async () => {
+    const launch = harness.emulator.launch({ lineItem: { label: 'L', scoreMaximum: 5 } });
+    harness.emulator.fail({
+      method: 'POST',
+      path: /\/scores$/,
+      status: 400,
+      body: {
+        status: 400,
+        error: 'Bad Request',
+        details: {
+          message: 'LMS_ERROR',
+          description: `Header was LTIK-AUTH-V2 ${API_KEY}:${launch.ltik}`,
+          externalError: true,
+          bodyReceived: { message: `token ${launch.ltik} with key ${API_KEY} and ${launch.serviceKey} refused` },
+        },
+      },
+    });
+    let caught: Error | undefined;
+    await harness.grades
+      .forLaunch(launch.ltik)
+      .submit({ scoreGiven: 1, scoreMaximum: 5 })
+      .catch((error: Error) => {
+        caught = error;
+      });
+    expect(caught).toMatchObject({ code: 'LTIAAS_REJECTED' });
+    const everything = [caught!.message, String(caught), JSON.stringify(caught), inspect(caught, { showHidden: true, depth: Infinity }), log.lines.join('\n')].join('\n');
+    expect(everything).toContain('[redacted]');
+    for (const secret of [API_KEY, launch.ltik, launch.serviceKey!]) expect(everything).not.toContain(secret);
+  });
+});

@@ -1,0 +1,16 @@
+// One build: CommonJS and ESM, with type declarations for both, for the main entry and /testing.
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
+  format: ['cjs', 'esm'],
+  dts: true,
+  clean: true,
+  target: 'node18',
+  platform: 'node',
+  sourcemap: false,
+  splitting: false,
+  treeshake: true,
+  // Runtime dependencies and the Express peer stay imports, resolved in the user's app.
+  external: ['express', 'axios', 'joi'],
+});
