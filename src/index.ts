@@ -2,7 +2,20 @@
 import './express/requestTypes';
 
 export { ltiaasGrades, type LtiaasGrades } from './ltiaasGrades';
-export type { LtiaasGradesOptions, RetryOptions, CacheOptions, LtikSource } from './options';
+export { ltiaasClient, type LtiaasClient } from './ltiaasClient';
+export { fileOutbox, type FileOutboxOptions } from './outbox/fileOutbox';
+export { GradeOutbox, type OutboxOptions } from './outbox/gradeOutbox';
+export type { OutboxStorage, StoredGradeJob, FailedGradeJob, GradeJobView, FailedGradeJobView, JobError } from './outbox/outboxTypes';
+export { fileServiceKeyStore, type FileServiceKeyStoreOptions } from './serviceKeys/fileServiceKeyStore';
+export type { ServiceKeyStore, ServiceKeyRecord, ServiceKeyRef } from './serviceKeys/serviceKeyStore';
+export {
+  ServiceKeyGrades,
+  type UserScoreInput,
+  type LineItemTarget,
+  type SubmitManyOptions,
+  type BatchOutcome,
+} from './grades/serviceKeyGrades';
+export type { LtiaasGradesOptions, LtiaasClientOptions, RetryOptions, CacheOptions, LtikSource } from './options';
 export type { SubmitGradeOptions } from './express/submitGrade';
 export type { LtiRequestContext } from './express/requestTypes';
 export { LaunchGrades, type SubmitOptions, type SubmitOutcome, type QueuedGrade } from './grades/launchGrades';

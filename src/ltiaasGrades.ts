@@ -8,6 +8,8 @@ import { createMiddleware, looksLikeRequest, middlewareNotCalled } from './expre
 import type { LtiRequestContext } from './express/requestTypes';
 import { createSubmitGrade, type SubmitGradeOptions } from './express/submitGrade';
 import { LaunchGrades } from './grades/launchGrades';
+import type { ServiceKeyGrades } from './grades/serviceKeyGrades';
+import { clientOf } from './ltiaasClient';
 import { resolveOptions, type LtiaasGradesOptions } from './options';
 
 /** What {@link ltiaasGrades} returns. */
@@ -39,7 +41,9 @@ export interface LtiaasGrades {
   off<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void): LtiaasGrades;
   /** The grade operations of the launch whose ltik this is, for code outside a request. */
   forLaunch(ltik: string): LaunchGrades;
-  /** Closes kept-alive connections (for graceful shutdown and tests). */
+  /** The grade operations of an activity by its service key, sharing this instance's caches and outbox. */
+  withServiceKey(serviceKey: string): ServiceKeyGrades;
+  /** Stops the outbox (pending grades stay stored) and closes kept-alive connections. */
   close(): Promise<void>;
 }
 
@@ -57,12 +61,17 @@ export function ltiaasGrades(options: LtiaasGradesOptions): LtiaasGrades {
   const config = resolveOptions(options);
   const core = new GradesCore(config);
   const extractLtik = createLtikExtractor(config.ltikSources, config.extractLtik);
+  const recordKeys = config.serviceKeyStore !== undefined;
   const attach = (req: Request): LtiRequestContext => {
     const ltik = extractLtik(req);
+    // With a key store, each launch's ID token is read once, in the background, to record its
+    // service key; the token is then cached for the grade submission that follows.
+    if (ltik && recordKeys) core.idToken(ltik).catch(() => undefined);
     return { ltik, grades: new LaunchGrades(core, ltik) };
   };
 
   const instance: LtiaasGrades = {
+    ...clientOf<LtiaasGrades>(core, () => instance),
     middleware(...args: unknown[]) {
       if (looksLikeRequest(args[0])) {
         // Called by Express as `app.use(grades.middleware)`: answer with the fix instead of hanging.
@@ -73,18 +82,6 @@ export function ltiaasGrades(options: LtiaasGradesOptions): LtiaasGrades {
     },
     submitGrade: (submitOptions) => createSubmitGrade(submitOptions, attach),
     errorHandler: () => createErrorHandler(config.logger),
-    on(event, listener) {
-      core.events.on(event, listener);
-      return instance;
-    },
-    off(event, listener) {
-      core.events.off(event, listener);
-      return instance;
-    },
-    forLaunch: (ltik) => new LaunchGrades(core, ltik),
-    async close() {
-      core.close();
-    },
   };
   return instance;
 }

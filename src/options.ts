@@ -3,6 +3,8 @@ import Joi from 'joi';
 import type { Request } from 'express';
 import { OptionsError } from './errors';
 import { resolveLogger, type Logger, type ResolvedLogger } from './logger';
+import { GradeOutbox } from './outbox/gradeOutbox';
+import { isServiceKeyStore, type ServiceKeyStore } from './serviceKeys/serviceKeyStore';
 
 /** Where the middleware looks for the ltik. */
 export type LtikSource = 'query' | 'body' | 'header';
@@ -52,7 +54,25 @@ export interface LtiaasGradesOptions {
   maxSockets?: number;
   /** Where the package logs (console, pino, ...). Default: silent. */
   logger?: Logger;
+  /**
+   * Holds grades that cannot be delivered now (LTIAAS or the LMS unreachable, timing out,
+   * 429/5xx after retries) and delivers them in the background, across restarts; `submitGrade`
+   * then answers 202 `{ status: "queued", id }`. Default: none (those failures answer 5xx
+   * `LTIAAS_UNAVAILABLE`, so the tool knows the grade did not land).
+   * @example outbox: fileOutbox({ dir: '/var/lib/my-tool/outbox' })
+   */
+  outbox?: GradeOutbox;
+  /**
+   * Records the service key of every launch where grading is available (keyed by platform,
+   * context and resource link, refreshed on each launch) for grading outside a launch. With a
+   * store, the middleware reads each new launch's ID token in the background. Default: none.
+   * @example serviceKeyStore: fileServiceKeyStore({ file: '/var/lib/my-tool/service-keys.json' })
+   */
+  serviceKeyStore?: ServiceKeyStore;
 }
+
+/** Options of `ltiaasClient()`: those of `ltiaasGrades()` without the ones about requests. */
+export type LtiaasClientOptions = Omit<LtiaasGradesOptions, 'ltikSources' | 'extractLtik'>;
 
 export interface ResolvedRetry {
   retries: number;
@@ -71,6 +91,8 @@ export interface ResolvedOptions {
   cache: { idTokens: Required<CacheOptions>; lineItems: Required<CacheOptions> };
   maxSockets: number;
   logger: ResolvedLogger;
+  outbox?: GradeOutbox;
+  serviceKeyStore?: ServiceKeyStore;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -123,7 +145,18 @@ const optionsSchema = Joi.object({
     if (!isLogger(value)) throw new Error('must have debug/info/warn/error methods (console or pino)');
     return value;
   }),
+  // Instances are checked, not cloned: joi must hand back the very object the app passed.
+  outbox: Joi.any().custom((value) => {
+    if (!(value instanceof GradeOutbox)) throw new Error('must be made by fileOutbox({ dir })');
+    return value;
+  }),
+  serviceKeyStore: Joi.any().custom((value) => {
+    if (!isServiceKeyStore(value)) throw new Error('must have save, get and list methods');
+    return value;
+  }),
 });
+
+const clientSchema = optionsSchema.fork(['ltikSources', 'extractLtik'], (schema) => schema.forbidden());
 
 /** How to fix each option, appended to the validation message. */
 const FIXES: Record<string, string> = {
@@ -136,6 +169,8 @@ const FIXES: Record<string, string> = {
   cache: 'pass { idTokens: { max, ttlMs }, lineItems: { max, ttlMs } }',
   maxSockets: 'pass a whole number, e.g. maxSockets: 64',
   logger: 'pass console or a pino logger',
+  outbox: 'pass fileOutbox({ dir })',
+  serviceKeyStore: 'pass fileServiceKeyStore({ file }) or an object with save, get and list',
 };
 
 const KNOWN_OPTIONS = Object.keys(FIXES);
@@ -149,28 +184,29 @@ function closestOption(name: string): string | undefined {
 }
 
 /** Turns joi's first complaint into one sentence naming the option and the fix (never the value). */
-function describe(error: Joi.ValidationError): string {
+function describe(error: Joi.ValidationError, factory: string): string {
   const detail = error.details[0]!;
   const path = detail.path.join('.');
   const top = String(detail.path[0] ?? '');
   if (detail.type === 'object.unknown') {
     const hint = closestOption(String(detail.path[detail.path.length - 1]));
-    return `ltiaasGrades(): unknown option "${path}"${hint ? `: did you mean "${hint}"?` : ''} Known options: ${KNOWN_OPTIONS.join(', ')}.`;
+    return `${factory}(): unknown option "${path}"${hint ? `: did you mean "${hint}"?` : ''} Known options: ${KNOWN_OPTIONS.join(', ')}.`;
   }
   const fix = FIXES[top];
-  return `ltiaasGrades(): option "${path}" is invalid: ${detail.message}${fix ? `; ${fix}` : ''}.`;
+  return `${factory}(): option "${path}" is invalid: ${detail.message}${fix ? `; ${fix}` : ''}.`;
 }
 
 /** Validates the options once, at start-up; throws OptionsError naming the option and the fix. */
-export function resolveOptions(input: unknown): ResolvedOptions {
+export function resolveOptions(input: unknown, factory: 'ltiaasGrades' | 'ltiaasClient' = 'ltiaasGrades'): ResolvedOptions {
   if (input === undefined || input === null || typeof input !== 'object') {
-    throw new OptionsError('ltiaasGrades(options): options are required, e.g. ltiaasGrades({ ltiaasUrl, apiKey }).');
+    throw new OptionsError(`${factory}(options): options are required, e.g. ${factory}({ ltiaasUrl, apiKey }).`);
   }
   // Catches `app.use(ltiaasGrades)`: Express would call the factory with (req, res, next).
   if ('method' in input && 'headers' in input) {
-    throw new OptionsError('ltiaasGrades() is a factory: write app.use(ltiaasGrades(options).middleware()).');
+    throw new OptionsError(`${factory}() is a factory: write app.use(ltiaasGrades(options).middleware()).`);
   }
-  const { value, error } = optionsSchema.validate(input, { abortEarly: true, convert: true });
-  if (error) throw new OptionsError(describe(error));
+  const schema = factory === 'ltiaasClient' ? clientSchema : optionsSchema;
+  const { value, error } = schema.validate(input, { abortEarly: true, convert: true });
+  if (error) throw new OptionsError(describe(error, factory));
   return { ...value, logger: resolveLogger(value.logger) } as ResolvedOptions;
 }

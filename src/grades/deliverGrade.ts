@@ -23,8 +23,8 @@ export interface GradeDraft {
   resourceLinkId?: string;
   /** The tool's column, found or created by `resourceId` (and `tag`). */
   lineItemSpec?: ValidLineItemSpec;
-  /** The launch's own line item, when no spec is given. */
-  launchLineItemId?: string;
+  /** The column to use when no spec is given: the launch's own line item, or one named by the caller. */
+  fixedLineItemId?: string;
   score: ValidScore;
   /** Fixed before the first POST and never changed, so a repeat is the same score to the LMS. */
   timestamp?: string;
@@ -61,7 +61,7 @@ async function learnLaunch(core: GradesCore, draft: GradeDraft, options: Deliver
   draft.userId = token.user.id;
   draft.scope = GradesCore.scopeOf(token);
   draft.resourceLinkId = token.launch.resourceLink?.id;
-  draft.launchLineItemId = token.services.assignmentAndGrades.lineItemId;
+  draft.fixedLineItemId ??= token.services.assignmentAndGrades.lineItemId;
   if (token.services.serviceKey) draft.serviceKey = token.services.serviceKey;
   await options.persist?.(draft);
 }
@@ -77,7 +77,7 @@ async function targetLineItemId(core: GradesCore, draft: GradeDraft, lineItems: 
     const item = await core.resolver.resolve(draft.scope!, draft.lineItemSpec, lineItems, draft.resourceLinkId, call);
     return item.id;
   }
-  if (draft.launchLineItemId) return draft.launchLineItemId;
+  if (draft.fixedLineItemId) return draft.fixedLineItemId;
   throw new GradesUnavailableError({
     status: 409,
     code: 'LINE_ITEM_UNAVAILABLE',

@@ -5,10 +5,25 @@ import { GradesCore } from '../core';
 import { GradesUnavailableError, LtikError, isLtiaasGradesError } from '../errors';
 import type { IdToken, LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmittedGrade } from '../types';
 import { deliverGrade, type GradeDraft } from './deliverGrade';
-import { validateLineItemId, validateLineItemSpec, validateResultFilters, type ValidLineItemSpec } from './lineItemSchema';
+import { validateLineItemId, validateLineItemSpec, type ValidLineItemSpec } from './lineItemSchema';
 import { LineItems } from './lineItems';
-import { followPages } from './pagination';
+import { listAllResults } from './results';
 import { validateScore } from './scoreSchema';
+
+/** Emits `rejected` for a grade that LTIAAS or the LMS refused for good. */
+export function reportRejection(core: GradesCore, draft: GradeDraft, error: unknown, startedAt: number): void {
+  if (!isLtiaasGradesError(error) || error.retryable || !error.upstream) return;
+  core.events.emit('rejected', {
+    lineItemId: draft.lineItemId ?? draft.fixedLineItemId,
+    userId: draft.userId,
+    status: 'rejected',
+    code: error.code,
+    upstreamStatus: error.upstream.status,
+    message: error.message,
+    durationMs: Date.now() - startedAt,
+    fromOutbox: false,
+  });
+}
 
 /** Options of {@link LaunchGrades.submit}. */
 export interface SubmitOptions extends CallOptions {
@@ -28,9 +43,6 @@ export interface QueuedGrade {
 
 export type SubmitOutcome = SubmittedGrade | QueuedGrade;
 
-/** Hands a grade that could not be delivered now to the outbox, if there is one. */
-export type QueueGrade = (draft: GradeDraft, reason: unknown, startedAt: number) => Promise<QueuedGrade | undefined>;
-
 /**
  * The grade operations of one launch. Created for every request by the middleware, so the
  * constructor does nothing: the ID token is fetched (once per ltik) only when a method needs it.
@@ -42,7 +54,6 @@ export class LaunchGrades {
     private readonly core: GradesCore,
     /** The launch's ltik, or undefined when the request carried none (every method then fails with LTIK_MISSING). */
     private readonly ltik: string | undefined,
-    private readonly queue?: QueueGrade,
   ) {}
 
   private credential(): Credential {
@@ -121,16 +132,7 @@ export class LaunchGrades {
 
   /** The results the LMS holds on `lineItemId` (all pages), e.g. `{ userId }` to read one back. */
   async scores(lineItemId: string, filters: ResultFilters = {}, options?: CallOptions): Promise<Result[]> {
-    const id = validateLineItemId(lineItemId);
-    const valid = validateResultFilters(filters);
-    const credential = this.credential();
-    const results: Result[] = [];
-    const pages = followPages(
-      () => this.core.api.listResults(credential, id, valid, options),
-      (url) => this.core.api.listResults(credential, id, { url }, options),
-    );
-    for await (const page of pages) results.push(...page.scores);
-    return results;
+    return listAllResults(this.core.api, this.credential(), lineItemId, filters, options);
   }
 
   /**
@@ -147,6 +149,7 @@ export class LaunchGrades {
     const draft: GradeDraft = { ltik: this.ltik, score: valid, ...(spec ? { lineItemSpec: spec } : {}) };
     try {
       const submitted = await deliverGrade(this.core, draft, { call });
+      this.core.noteDelivered();
       this.core.events.emit('submitted', {
         lineItemId: submitted.lineItemId,
         userId: submitted.userId,
@@ -158,22 +161,11 @@ export class LaunchGrades {
       });
       return submitted;
     } catch (error) {
-      if (isLtiaasGradesError(error) && error.retryable && this.queue) {
-        const queued = await this.queue(draft, error, startedAt);
+      if (isLtiaasGradesError(error) && error.retryable) {
+        const queued = await this.core.queueGrade(draft, error, startedAt);
         if (queued) return queued;
       }
-      if (isLtiaasGradesError(error) && !error.retryable && error.upstream) {
-        this.core.events.emit('rejected', {
-          lineItemId: draft.lineItemId,
-          userId: draft.userId,
-          status: 'rejected',
-          code: error.code,
-          upstreamStatus: error.upstream.status,
-          message: error.message,
-          durationMs: Date.now() - startedAt,
-          fromOutbox: false,
-        });
-      }
+      reportRejection(this.core, draft, error, startedAt);
       throw error;
     }
   }

@@ -22,6 +22,14 @@ export class ScoreClock {
     return new Date(next).toISOString();
   }
 
+  /**
+   * A timestamp for a grade whose line item or user is not known yet (queued before the ID
+   * token could be read): increasing across all such grades, so still ordered per user.
+   */
+  stampUnkeyed(): string {
+    return this.stamp('', '');
+  }
+
   /** Records a timestamp fixed elsewhere (a queued grade), so later stamps come after it. */
   observe(lineItemId: string, userId: string, timestamp: string): void {
     const key = `${lineItemId}\u0000${userId}`;

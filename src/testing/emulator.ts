@@ -318,6 +318,12 @@ export class LtiaasEmulator {
       if (!(error instanceof LtiaasApiError)) throw error;
       reply = { status: error.status, body: error.toBody() };
     }
+    if (fault?.dropAnswer) {
+      // The work is done (and logged with its real status); only the answer is lost.
+      record(reply.status);
+      request.socket.destroy();
+      return;
+    }
     record(reply.status);
     send(response, reply.status, reply.body);
   }
@@ -373,7 +379,7 @@ export class LtiaasEmulator {
 
 function kindOf(fault: FaultSpec): FaultKind {
   if (fault.status !== undefined) return 'status';
-  if (fault.drop) return 'drop';
+  if (fault.drop || fault.dropAnswer) return 'drop';
   if (fault.hang) return 'hang';
   return 'delay';
 }

@@ -19,8 +19,13 @@ export interface FaultSpec {
   headers?: Record<string, string>;
   /** Wait this long first; alone, the request then proceeds normally. */
   delayMs?: number;
-  /** Destroy the socket without any response. */
+  /** Destroy the socket without any response (the request is not acted on). */
   drop?: boolean;
+  /**
+   * Act on the request as usual, then destroy the socket instead of answering: the LMS did
+   * the work but the client never hears so (a lost answer).
+   */
+  dropAnswer?: boolean;
   /** Never answer; the client must time out. The socket is destroyed on close(). */
   hang?: boolean;
 }
@@ -69,9 +74,9 @@ function validateFault(spec: FaultSpec): void {
   if (spec.delayMs !== undefined && !(Number.isFinite(spec.delayMs) && spec.delayMs >= 0)) {
     problems.push('delayMs must be a finite number >= 0');
   }
-  const outcomes = [spec.status !== undefined, spec.drop === true, spec.hang === true].filter(Boolean).length;
-  if (outcomes > 1) problems.push('give at most one of status, drop, hang');
-  if (outcomes === 0 && spec.delayMs === undefined) problems.push('give status, drop, hang or delayMs');
+  const outcomes = [spec.status !== undefined, spec.drop === true, spec.hang === true, spec.dropAnswer === true].filter(Boolean).length;
+  if (outcomes > 1) problems.push('give at most one of status, drop, dropAnswer, hang');
+  if (outcomes === 0 && spec.delayMs === undefined) problems.push('give status, drop, dropAnswer, hang or delayMs');
   if ((spec.body !== undefined || spec.headers !== undefined) && spec.status === undefined) {
     problems.push('body and headers need a status');
   }

@@ -1,0 +1,161 @@
+// The durable outbox: 202 queued when LTIAAS fails, delivered later, dead letters, service key after the ltik expires.
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import express from 'express';
+import { fileOutbox, type GradeOutbox } from 'express-ltiaas-grades';
+import { quizApp, startHarness, type Harness } from './helpers/harness';
+
+describe('outbox', () => {
+  let harness: Harness;
+  let dir: string;
+  let outbox: GradeOutbox;
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'outbox-test-'));
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 20, maxDelayMs: 100 } });
+    harness = await startHarness({ outbox, timeoutMs: 300, retry: { retries: 1, minDelayMs: 5, maxDelayMs: 20 } });
+  });
+  afterEach(async () => {
+    await harness.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const pendingFiles = async () => (await fs.readdir(path.join(dir, 'pending'))).filter((name) => name.endsWith('.json'));
+
+  it('answers 202 queued when LTIAAS is unreachable, with the job on disk (0600) first, then delivers it', async () => {
+    const app = quizApp(express, harness.grades);
+    const launch = harness.emulator.launch({ user: { id: 'queued-1' }, context: { id: 'ob-1' } });
+    await harness.emulator.unreachable();
+    const res = await request(app).post(`/quiz/2/finish?ltik=${launch.ltik}`).send({ answers: ['b', 'b'] });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ status: 'queued', id: expect.any(String) });
+    const files = await pendingFiles();
+    expect(files).toEqual([`${res.body.id}.json`]);
+    const stat = await fs.stat(path.join(dir, 'pending', files[0]!));
+    expect(stat.mode & 0o777).toBe(0o600);
+    expect((await fs.stat(path.join(dir, 'pending'))).mode & 0o777).toBe(0o700);
+
+    await harness.emulator.reachable();
+    expect(await outbox.drain(10_000)).toBe(true);
+    const [column] = harness.emulator.lineItems({ contextId: 'ob-1' });
+    expect(column).toMatchObject({ resourceId: 'quiz-2' });
+    expect(harness.emulator.scores(column!.id).map((s) => [s.userId, s.scoreGiven])).toEqual([['queued-1', 2]]);
+    expect(await pendingFiles()).toEqual([]);
+  });
+
+  it('keeps the time the student finished as the score\'s timestamp', async () => {
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    await harness.grades.forLaunch(launch.ltik).idToken();
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: 4 });
+    const before = Date.now();
+    const outcome = await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 8, scoreMaximum: 10 });
+    expect(outcome).toMatchObject({ status: 'queued', userId: launch.userId, lineItemId: launch.lineItemId });
+    expect(await outbox.drain(10_000)).toBe(true);
+    const posts = harness.emulator.requests.filter((r) => r.path.endsWith('/scores')).map((r) => (r.body as { timestamp: string }).timestamp);
+    expect(posts.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(posts).size).toBe(1);
+    expect(Date.parse(posts[0]!)).toBeGreaterThanOrEqual(before - 1);
+    expect(harness.emulator.scores(launch.lineItemId!)).toHaveLength(1);
+  });
+
+  it('finishes with the service key when the ltik expired while the grade was queued', async () => {
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });
+    const outcome = await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 9, scoreMaximum: 10 });
+    expect(outcome.status).toBe('queued');
+    harness.emulator.expireLtik(launch.ltik);
+    harness.emulator.clearFaults();
+    expect(await outbox.drain(10_000)).toBe(true);
+    expect(harness.emulator.scores(launch.lineItemId!).map((s) => s.scoreGiven)).toEqual([9]);
+    const delivered = harness.emulator.requests.filter((r) => r.path.endsWith('/scores') && r.status === 204);
+    expect(delivered.map((r) => r.authScheme)).toEqual(['SERVICE-AUTH-V1']);
+  });
+
+  it('moves a final refusal to the dead-letter list with the LMS message, and can re-queue it', async () => {
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 }, gradable: false });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: 2 });
+    const rejected: unknown[] = [];
+    harness.grades.on('rejected', (event) => rejected.push(event));
+    const outcome = await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 5, scoreMaximum: 10 });
+    expect(outcome.status).toBe('queued');
+    expect(await outbox.drain(10_000)).toBe(true);
+    const failed = await outbox.failed();
+    expect(failed).toEqual([
+      expect.objectContaining({
+        id: (outcome as { id: string }).id,
+        userId: launch.userId,
+        lineItemId: launch.lineItemId,
+        scoreGiven: 5,
+        error: expect.objectContaining({ code: 'LTIAAS_REJECTED', upstreamStatus: 422, lmsMessage: 'Incorrect score received' }),
+      }),
+    ]);
+    expect(rejected).toEqual([expect.objectContaining({ code: 'LTIAAS_REJECTED', fromOutbox: true, userId: launch.userId })]);
+    // Not retried forever: nothing more is sent.
+    const posts = harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ })).toBe(posts);
+
+    // Once the student is enrolled properly, a person re-queues it.
+    harness.emulator.enroll(launch.contextId, { id: launch.userId, gradable: true });
+    expect(await outbox.requeue(failed[0]!.id)).toBe(true);
+    expect(await outbox.drain(10_000)).toBe(true);
+    expect(await outbox.failed()).toEqual([]);
+    expect(harness.emulator.scores(launch.lineItemId!).map((s) => s.scoreGiven)).toEqual([5]);
+  });
+
+  it('never shows secrets in pending() or failed() views, nor in events', async () => {
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });
+    const events: unknown[] = [];
+    harness.grades.on('queued', (event) => events.push(event));
+    await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 });
+    const views = JSON.stringify([await outbox.pending(), await outbox.failed(), events]);
+    expect(views).toContain(launch.userId);
+    for (const secret of [launch.ltik, launch.serviceKey!, harness.emulator.apiKey]) expect(views).not.toContain(secret);
+  });
+
+  it('delivers a direct success\'s backlog at once: a grade that goes through wakes the outbox', async () => {
+    await harness.close();
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 60_000, maxDelayMs: 60_000 } });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
+    const a = harness.emulator.launch({ user: { id: 'a' }, lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    const b = harness.emulator.launch({ user: { id: 'b' }, lineItem: a.lineItemId! });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503 });
+    expect((await harness.grades.forLaunch(a.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 })).status).toBe('queued');
+    // The outbox would wait a minute; a direct submission that succeeds proves LTIAAS is back.
+    expect((await harness.grades.forLaunch(b.ltik).submit({ scoreGiven: 2, scoreMaximum: 10 })).status).toBe('submitted');
+    expect(await outbox.drain(5_000)).toBe(true);
+    expect(harness.emulator.scores(a.lineItemId!, 'a')).toHaveLength(1);
+  });
+
+  it('without an outbox the same failure answers 503 LTIAAS_UNAVAILABLE', async () => {
+    const plain = await startHarness({ retry: { retries: 0 } });
+    try {
+      const app = quizApp(express, plain.grades);
+      const launch = plain.emulator.launch();
+      await plain.emulator.unreachable();
+      const res = await request(app).post(`/quiz/1/finish?ltik=${launch.ltik}`).send({ answers: [] });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('LTIAAS_UNAVAILABLE');
+      await plain.emulator.reachable();
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('answers 503 (not 202) when the outbox cannot store the grade', async () => {
+    const app = quizApp(express, harness.grades);
+    const launch = harness.emulator.launch();
+    await fs.chmod(path.join(dir, 'pending'), 0o500).catch(() => undefined);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.writeFile(dir, 'not a folder'); // the outbox folder is gone and a file sits in its place
+    await harness.emulator.unreachable();
+    const res = await request(app).post(`/quiz/1/finish?ltik=${launch.ltik}`).send({ answers: [] });
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('LTIAAS_UNAVAILABLE');
+    await harness.emulator.reachable();
+    await fs.rm(dir, { force: true });
+  });
+});

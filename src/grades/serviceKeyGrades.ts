@@ -1,0 +1,191 @@
+// Grading outside a launch with an activity's service key: cron jobs, webhooks, instructor regrades, batches.
+import Joi from 'joi';
+import { serviceKeyCredential, type Credential } from '../client/credentials';
+import type { CallOptions } from '../client/transport';
+import { GradesCore } from '../core';
+import { InvalidGradeError, isLtiaasGradesError } from '../errors';
+import type { LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmittedGrade } from '../types';
+import { deliverGrade, type GradeDraft } from './deliverGrade';
+import { reportRejection, type SubmitOutcome } from './launchGrades';
+import { validateLineItemId, validateLineItemSpec, type ValidLineItemSpec } from './lineItemSchema';
+import { LineItems } from './lineItems';
+import { listAllResults } from './results';
+import { validateUserScore } from './scoreSchema';
+
+/** A score for a named user (outside a launch the caller says whom it grades). */
+export type UserScoreInput = ScoreInput & { userId: string };
+
+/** Where a service-key grade goes: a spec (found or created) or a line item id. */
+export type LineItemTarget = LineItemSpec | string;
+
+/** Options of `submitMany`. */
+export interface SubmitManyOptions extends CallOptions {
+  /** The column: a spec `{ resourceId, label, scoreMaximum }` (found or created once) or a line item id. Required. */
+  lineItem: LineItemTarget;
+  /** Scores posted at once. Default `8`. */
+  concurrency?: number;
+}
+
+/** What became of one user's grade in a batch. */
+export interface BatchOutcome {
+  /** Position in the input list. */
+  index: number;
+  userId: string;
+  /**
+   * `submitted`: in the grade book. `queued`: held by the outbox. `rejected`: refused for good
+   * (an instructor, a test student, a concluded course: see `lmsMessage`). `failed`: could not
+   * be delivered now and there is no outbox; try again later.
+   */
+  status: 'submitted' | 'queued' | 'rejected' | 'failed';
+  lineItemId?: string;
+  /** The outbox job, when queued. */
+  id?: string;
+  code?: string;
+  message?: string;
+  lmsMessage?: string;
+  upstreamStatus?: number;
+}
+
+const submitManySchema = Joi.object({
+  lineItem: Joi.alternatives(Joi.string().min(1), Joi.object().unknown(true)).required(),
+  concurrency: Joi.number().integer().min(1).max(64).default(8),
+  timeoutMs: Joi.number().integer().min(1),
+  retry: Joi.object({ retries: Joi.number().integer().min(0), minDelayMs: Joi.number().integer().min(0), maxDelayMs: Joi.number().integer().min(0) }),
+});
+
+/** Runs `work` over `items`, at most `concurrency` at a time, keeping input order in the results. */
+async function mapConcurrently<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
+}
+
+/**
+ * The grade operations of one activity, authenticated with its service key (which does not
+ * expire). The caller names the user of each score: use it only from trusted server code.
+ */
+export class ServiceKeyGrades {
+  readonly lineItems: LineItems;
+  private readonly credential: Credential;
+  private readonly scope: string;
+
+  constructor(private readonly core: GradesCore, private readonly serviceKey: string) {
+    this.credential = serviceKeyCredential(serviceKey);
+    this.scope = GradesCore.scopeOfServiceKey(serviceKey);
+    this.lineItems = new LineItems(core.api, () => this.credential);
+  }
+
+  /** The column for `spec`, found by `resourceId` (and `tag`) or created; resolved once and shared. */
+  async findOrCreateLineItem(spec: LineItemSpec, options?: CallOptions): Promise<LineItem> {
+    const valid = validateLineItemSpec(spec);
+    return this.core.resolver.resolve(this.scope, valid, this.lineItems, valid.resourceLinkId, options);
+  }
+
+  /** Posts one score for `score.userId` to `lineItemId`, now (no outbox). */
+  async submitScore(lineItemId: string, score: UserScoreInput, options?: CallOptions): Promise<SubmittedGrade> {
+    const id = validateLineItemId(lineItemId);
+    const { userId, ...valid } = validateUserScore(score);
+    const draft: GradeDraft = { serviceKey: this.serviceKey, userId, scope: this.scope, fixedLineItemId: id, score: valid };
+    return deliverGrade(this.core, draft, { call: options });
+  }
+
+  /** The results the LMS holds on `lineItemId` (all pages). */
+  async scores(lineItemId: string, filters: ResultFilters = {}, options?: CallOptions): Promise<Result[]> {
+    return listAllResults(this.core.api, this.credential, lineItemId, filters, options);
+  }
+
+  private draftFor(userId: string, score: GradeDraft['score'], target: ValidLineItemSpec | string): GradeDraft {
+    return {
+      serviceKey: this.serviceKey,
+      userId,
+      scope: this.scope,
+      score,
+      ...(typeof target === 'string' ? { fixedLineItemId: target } : { lineItemSpec: target, resourceLinkId: target.resourceLinkId }),
+    };
+  }
+
+  /** Posts one score to a column (found or created from a spec), queuing it in the outbox if LTIAAS fails now. */
+  async submit(score: UserScoreInput, options: CallOptions & { lineItem: LineItemTarget }): Promise<SubmitOutcome> {
+    const startedAt = Date.now();
+    const { lineItem, ...call } = options;
+    const target = typeof lineItem === 'string' ? validateLineItemId(lineItem) : validateLineItemSpec(lineItem);
+    const { userId, ...valid } = validateUserScore(score);
+    const draft = this.draftFor(userId, valid, target);
+    try {
+      const submitted = await deliverGrade(this.core, draft, { call });
+      this.core.noteDelivered();
+      return submitted;
+    } catch (error) {
+      if (isLtiaasGradesError(error) && error.retryable) {
+        const queued = await this.core.queueGrade(draft, error, startedAt);
+        if (queued) return queued;
+      }
+      reportRejection(this.core, draft, error, startedAt);
+      throw error;
+    }
+  }
+
+  /**
+   * Grades many users on one column, `concurrency` at a time, and returns one outcome per
+   * entry, in order. One user who cannot be graded never fails the batch.
+   * @example
+   * const outcomes = await client.withServiceKey(key).submitMany(
+   *   [{ userId: 'u1', scoreGiven: 8, scoreMaximum: 10 }, { userId: 'u2', scoreGiven: 0, scoreMaximum: 10 }],
+   *   { lineItem: { resourceId: 'lab-3', label: 'Lab 3', scoreMaximum: 10 } },
+   * );
+   */
+  async submitMany(entries: readonly UserScoreInput[], options: SubmitManyOptions): Promise<BatchOutcome[]> {
+    if (!Array.isArray(entries)) {
+      throw new InvalidGradeError({ status: 400, code: 'SCORE_INVALID', message: 'submitMany(entries): entries must be an array of { userId, scoreGiven, scoreMaximum, ... }.' });
+    }
+    const { value, error } = submitManySchema.validate(options);
+    if (error) throw new InvalidGradeError({ status: 400, code: 'LINE_ITEM_INVALID', message: `submitMany(): ${error.details[0]!.message}.` });
+    const { lineItem, concurrency, ...call } = value as SubmitManyOptions & { concurrency: number };
+    const target = typeof lineItem === 'string' ? validateLineItemId(lineItem) : validateLineItemSpec(lineItem);
+
+    // Resolve the column once, before the fan-out. If that fails, no entry can succeed now:
+    // each gets the same outcome (queued or failed, or rejected) without another call.
+    let columnError: unknown;
+    if (typeof target !== 'string') {
+      await this.core.resolver.resolve(this.scope, target, this.lineItems, target.resourceLinkId, call).catch((error: unknown) => {
+        columnError = error;
+      });
+    }
+
+    return mapConcurrently(entries, concurrency, async (entry, index): Promise<BatchOutcome> => {
+      const userId = typeof (entry as { userId?: unknown } | null)?.userId === 'string' ? (entry as { userId: string }).userId : '';
+      let draft: GradeDraft | undefined;
+      try {
+        const { userId: validUser, ...valid } = validateUserScore(entry);
+        draft = this.draftFor(validUser, valid, target);
+        if (columnError) throw columnError;
+        const submitted = await deliverGrade(this.core, draft, { call });
+        this.core.noteDelivered();
+        return { index, userId, status: 'submitted', lineItemId: submitted.lineItemId };
+      } catch (failure) {
+        if (!isLtiaasGradesError(failure)) throw failure;
+        if (draft && failure.retryable) {
+          const queued = await this.core.queueGrade(draft, failure, Date.now());
+          if (queued) return { index, userId, status: 'queued', id: queued.id, code: failure.code, ...(queued.lineItemId ? { lineItemId: queued.lineItemId } : {}) };
+        }
+        if (draft) reportRejection(this.core, draft, failure, Date.now());
+        return {
+          index,
+          userId,
+          status: failure.retryable ? 'failed' : 'rejected',
+          code: failure.code,
+          message: failure.message,
+          ...(failure.upstream?.lmsMessage ? { lmsMessage: failure.upstream.lmsMessage } : {}),
+          ...(failure.upstream?.status !== undefined ? { upstreamStatus: failure.upstream.status } : {}),
+        };
+      }
+    });
+  }
+}
