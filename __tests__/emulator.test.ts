@@ -706,7 +706,8 @@ describe('faults', () => {
   it('refuses a fault script that cannot work', () => {
     expect(() => emulator.fail({ status: 500, drop: true })).toThrow(/at most one/);
     expect(() => emulator.fail({ times: 0, status: 500 })).toThrow(/times/);
-    expect(() => emulator.fail({ path: '/api/lineitems' })).toThrow(/status, drop, hang or delayMs/);
+    expect(() => emulator.fail({ path: '/api/lineitems' })).toThrow(/status, drop, dropAnswer, hang or delayMs/);
+    expect(() => emulator.fail({ drop: true, dropAnswer: true })).toThrow(/at most one/);
     expect(() => emulator.fail({ status: 99 })).toThrow(/status/);
   });
 
@@ -716,6 +717,14 @@ describe('faults', () => {
     await expect(call('GET', '/api/lineitems', { auth })).rejects.toThrow();
     expect((await call('GET', '/api/lineitems', { auth })).status).toBe(200);
     expect(emulator.requests.map((entry) => [entry.status, entry.fault])).toEqual([[null, 'drop'], [200, undefined]]);
+  });
+
+  it('acts on a call but loses its answer (dropAnswer)', async () => {
+    const launch = emulator.launch({ context: { id: 'lost' } });
+    emulator.fail({ method: 'POST', path: '/api/lineitems', dropAnswer: true });
+    await expect(call('POST', '/api/lineitems', { auth: ltikAuth(launch.ltik), body: { label: 'Made anyway', scoreMaximum: 5 } })).rejects.toThrow();
+    expect(emulator.lineItems({ contextId: 'lost' }).map((item) => item.label)).toEqual(['Made anyway']);
+    expect(emulator.requests[0]).toMatchObject({ method: 'POST', status: 201, fault: 'drop' });
   });
 
   it('delays a call, then answers it normally', async () => {

@@ -147,6 +147,16 @@ describe('launch grades helper', () => {
     expect(score).toEqual({ scoreGiven: 3, scoreMaximum: 4 });
   });
 
+  it('refuses a live submission whose ltik LTIAAS now rejects, even with its service key known', async () => {
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    const grades = harness.grades.forLaunch(launch.ltik);
+    expect(await grades.serviceKey()).toBe(launch.serviceKey);
+    harness.emulator.expireLtik(launch.ltik);
+    await expect(grades.submit({ scoreGiven: 5, scoreMaximum: 10 })).rejects.toMatchObject({ code: 'LTIK_INVALID', status: 401 });
+    expect(harness.emulator.scores(launch.lineItemId!)).toEqual([]);
+    expect(harness.emulator.countRequests({ authScheme: 'SERVICE-AUTH-V1' })).toBe(0);
+  });
+
   it('gives errors that are the package\'s own', async () => {
     const launch = harness.emulator.launch({ grades: false });
     const error = await harness.grades.forLaunch(launch.ltik).findOrCreateLineItem({ resourceId: 'x', label: 'X', scoreMaximum: 1 }).catch((e) => e);

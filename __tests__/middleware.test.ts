@@ -31,6 +31,19 @@ describe.each(EXPRESS_VERSIONS)('middleware on %s', (_name, expressLib) => {
     expect(res.body).toEqual({ ltik: expected, hasGrades: true });
   });
 
+  it.each([
+    ['/echo?xltik=A&ltik=B', 'B'],
+    ['/echo?a=1&ltik=B&c=2', 'B'],
+    ['/echo?ltik=a%2Eb%2Ec', 'a.b.c'],
+    ['/echo?ltik=first&ltik=second', 'first'],
+    ['/echo?ltik=', null],
+    ['/echo?ltik=%E0%A4%A', null],
+    ['/echo?notltik=A', null],
+  ])('reads the query parameter exactly: %s', async (url, expected) => {
+    const res = await request(echoApp()).get(url);
+    expect(res.body.ltik).toBe(expected);
+  });
+
   it('prefers the query, then the body, then the header', async () => {
     const res = await request(echoApp()).post('/echo?ltik=Q').set('Authorization', 'Bearer H').send({ ltik: 'B' });
     expect(res.body.ltik).toBe('Q');

@@ -171,7 +171,7 @@ export class GradesCore {
   private async deliverJob(job: StoredGradeJob, persist: () => Promise<void>): Promise<JobOutcome> {
     const preferServiceKey = Date.now() - Date.parse(job.createdAt) > LTIK_SAFE_AGE_MS;
     try {
-      const submitted = await deliverGrade(this, job.draft, { persist, preferServiceKey });
+      const submitted = await deliverGrade(this, job.draft, { persist, preferServiceKey, serviceKeyAfterRefusedLtik: true });
       return { kind: 'delivered', submitted };
     } catch (error) {
       if (!isLtiaasGradesError(error)) {

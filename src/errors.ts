@@ -61,6 +61,11 @@ export class LtiaasGradesError extends Error {
   /** The LTIAAS call that failed, when one did. */
   readonly upstream?: UpstreamFailure;
 
+  /** The LMS's own message when the LMS refused (e.g. Moodle's "Incorrect score received"). */
+  get lmsMessage(): string | undefined {
+    return this.upstream?.lmsMessage;
+  }
+
   constructor(init: LtiaasGradesErrorInit) {
     super(init.message);
     this.name = new.target.name;
@@ -96,7 +101,17 @@ export class OptionsError extends LtiaasGradesError {
 }
 
 /** No ltik in the request (401), or LTIAAS refused it as invalid or expired (401). */
-export class LtikError extends LtiaasGradesError {}
+export class LtikError extends LtiaasGradesError {
+  /** LTIK_MISSING: the one message for every place that finds no ltik. */
+  static missing(): LtikError {
+    return new LtikError({
+      status: 401,
+      code: 'LTIK_MISSING',
+      message:
+        'No ltik in the request. LTIAAS adds ?ltik= to the launch URL; send it on with each request of the launch as ?ltik=, a body field "ltik" or "Authorization: Bearer <ltik>".',
+    });
+  }
+}
 
 /** A score or line item that breaks the rules; nothing was sent to LTIAAS (400). */
 export class InvalidGradeError extends LtiaasGradesError {}
@@ -105,12 +120,7 @@ export class InvalidGradeError extends LtiaasGradesError {}
 export class GradesUnavailableError extends LtiaasGradesError {}
 
 /** LTIAAS or the LMS refused the request; retrying the same request will not help. */
-export class LtiaasRejectedError extends LtiaasGradesError {
-  /** The LMS's own message, when it gave one. */
-  get lmsMessage(): string | undefined {
-    return this.upstream?.lmsMessage;
-  }
-}
+export class LtiaasRejectedError extends LtiaasGradesError {}
 
 /** LTIAAS or the LMS could not be reached or failed (network, timeout, 429, 5xx); retryable. */
 export class LtiaasUnavailableError extends LtiaasGradesError {}

@@ -95,7 +95,7 @@ export function errorFromResponse(
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
   };
   const where = `${call.method} ${call.endpoint}`;
-  const said = lmsMessage ? `: "${lmsMessage}"` : description ? `: ${description}` : ltiaasCode ? `: ${ltiaasCode}` : '';
+  const said = lmsMessage ? `: "${lmsMessage}"` : description ? `: ${description.replace(/[.\s]+$/, '')}` : ltiaasCode ? `: ${ltiaasCode}` : '';
   const origin = fromLtiaas ? '' : ' (the body is not an LTIAAS error: it came from a proxy or the LMS)';
 
   if (status === 401) {

@@ -78,11 +78,7 @@ export function createSubmitGrade(input: unknown, attach: (req: Request) => LtiR
     // Works even where the middleware was not mounted on this route.
     const lti = req.lti ?? (req.lti = attach(req));
     if (!lti.ltik) {
-      throw new LtikError({
-        status: 401,
-        code: 'LTIK_MISSING',
-        message: 'No ltik in the request: send the launch\'s ltik as ?ltik=, a body field "ltik" or "Authorization: Bearer <ltik>".',
-      });
+      throw LtikError.missing();
     }
     const score = await options.score(req, res);
     const lineItem = fixedSpec ?? (typeof options.lineItem === 'function' ? await options.lineItem(req) : undefined);

@@ -38,6 +38,11 @@ export interface DeliveryOptions {
   persist?: (draft: GradeDraft) => Promise<void>;
   /** Use the service key even while the ltik may still be valid (queued grades, near the ltik's end). */
   preferServiceKey?: boolean;
+  /**
+   * When LTIAAS refuses the ltik, finish with the launch's service key. Only for grades the tool
+   * already accepted (the outbox): in a live request a refused ltik means the launch is not proven.
+   */
+  serviceKeyAfterRefusedLtik?: boolean;
 }
 
 const isStaleLineItem = (error: unknown) =>
@@ -127,7 +132,7 @@ export async function deliverGrade(core: GradesCore, draft: GradeDraft, options:
     lineItemId = await attempt();
   } catch (error) {
     // The ltik expired (24 h) but the launch's service key still works.
-    if (isRejectedLtik(error) && credential.kind === 'ltik' && draft.serviceKey) {
+    if (options.serviceKeyAfterRefusedLtik && isRejectedLtik(error) && credential.kind === 'ltik' && draft.serviceKey) {
       credential = serviceKeyCredential(draft.serviceKey);
       lineItemId = await attempt();
     } else {

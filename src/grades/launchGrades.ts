@@ -58,11 +58,7 @@ export class LaunchGrades {
 
   private credential(): Credential {
     if (!this.ltik) {
-      throw new LtikError({
-        status: 401,
-        code: 'LTIK_MISSING',
-        message: 'No ltik in the request: LTIAAS adds ?ltik= to the launch URL; pass it on as ?ltik=, a body field "ltik" or "Authorization: Bearer <ltik>".',
-      });
+      throw LtikError.missing();
     }
     return ltikCredential(this.ltik);
   }

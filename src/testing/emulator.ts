@@ -68,7 +68,7 @@ export class LtiaasEmulator {
     this.platforms = new PlatformRegistry(options.platformUrl);
     this.gradebook = new Gradebook(this.platforms, options.pageSize);
     this.launches = new LaunchRegistry(this.platforms, this.contexts, this.gradebook, options.ltikTtlMs, options.now);
-    this.masker = new SecretMasker(() => [options.apiKey, ...this.launches.secrets()]);
+    this.masker = new SecretMasker([options.apiKey], (token) => this.launches.isSecret(token));
     this.log = new RequestLog(options.logLimit, this.masker);
     this.api = new LtiaasApi({
       credentials: {

@@ -187,9 +187,9 @@ export class LaunchRegistry {
     return launch ? structuredClone(launch.idToken) : undefined;
   }
 
-  /** Every ltik and service key ever issued, for masking. */
-  secrets(): string[] {
-    return [...this.launches.keys(), ...this.serviceKeys.keys()];
+  /** Whether this token is an ltik or service key the emulator issued (for masking). */
+  isSecret(token: string): boolean {
+    return this.launches.has(token) || this.serviceKeys.has(token);
   }
 
   // One key per (platform, course, resource link), stable across launches, as LTIAAS does.
