@@ -7,7 +7,7 @@ export default defineConfig({
   // `npm run demo` only needs the JavaScript; skipping declarations saves most of the build time.
   dts: process.env.npm_lifecycle_event !== 'demo',
   clean: true,
-  target: 'node18',
+  target: 'node20',
   platform: 'node',
   sourcemap: false,
   splitting: false,

@@ -1,8 +1,11 @@
 // Entry of `npm run demo`: starts the LTIAAS emulator (unless real LTIAAS credentials are set) and the quiz tool.
 'use strict';
 
+const fs = require('node:fs');
 const http = require('node:http');
-const { ltiaasGrades } = require('express-ltiaas-grades');
+const os = require('node:os');
+const path = require('node:path');
+const { fileOutbox, ltiaasGrades } = require('express-ltiaas-grades');
 const { startEmulator } = require('express-ltiaas-grades/testing');
 const { createDemoApp } = require('./app');
 
@@ -66,9 +69,15 @@ async function main() {
     running.emulator = useRealLtiaas
       ? undefined
       : await startEmulator({ host: '127.0.0.1', port: portFromEnv('EMULATOR_PORT', 0) });
+    // Grades that cannot reach the LMS now wait here and are delivered later. The emulator's
+    // launches die with it, so an emulator run starts from an empty outbox of its own.
+    const outboxDir =
+      process.env.OUTBOX_DIR ||
+      (useRealLtiaas ? path.join(__dirname, '.outbox') : fs.mkdtempSync(path.join(os.tmpdir(), 'ltiaas-demo-outbox-')));
     running.grades = ltiaasGrades({
       ltiaasUrl: useRealLtiaas ? ltiaasUrl : running.emulator.url,
       apiKey: useRealLtiaas ? apiKey : running.emulator.apiKey,
+      outbox: fileOutbox({ dir: outboxDir }),
       logger: stderrLogger,
     });
     running.server = http.createServer(createDemoApp({ grades: running.grades, emulator: running.emulator }));
