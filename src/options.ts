@@ -24,9 +24,9 @@ export interface RetryOptions {
 
 /** Size and lifetime of one cache. */
 export interface CacheOptions {
-  /** Most entries kept (least recently used evicted first). */
+  /** Most entries kept (least recently used evicted first). Default `10000`. */
   max?: number;
-  /** Lifetime of an entry in ms. */
+  /** Lifetime of an entry in ms. Default 24 h (`86400000`); ID tokens at most 24 h, the life of an ltik. */
   ttlMs?: number;
 }
 

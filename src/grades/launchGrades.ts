@@ -8,22 +8,8 @@ import { deliverGrade, type GradeDraft } from './deliverGrade';
 import { validateLineItemId, validateLineItemSpec, type ValidLineItemSpec } from './lineItemSchema';
 import { LineItems } from './lineItems';
 import { listAllResults } from './results';
+import { reportRejection } from './rejections';
 import { validateScore } from './scoreSchema';
-
-/** Emits `rejected` for a grade that LTIAAS or the LMS refused for good. */
-export function reportRejection(core: GradesCore, draft: GradeDraft, error: unknown, startedAt: number): void {
-  if (!isLtiaasGradesError(error) || error.retryable || !error.upstream) return;
-  core.events.emit('rejected', {
-    lineItemId: draft.lineItemId ?? draft.fixedLineItemId,
-    userId: draft.userId,
-    status: 'rejected',
-    code: error.code,
-    upstreamStatus: error.upstream.status,
-    message: error.message,
-    durationMs: Date.now() - startedAt,
-    fromOutbox: false,
-  });
-}
 
 /** Options of {@link LaunchGrades.submit}. */
 export interface SubmitOptions extends CallOptions {
@@ -44,8 +30,21 @@ export interface QueuedGrade {
 export type SubmitOutcome = SubmittedGrade | QueuedGrade;
 
 /**
- * The grade operations of one launch. Created for every request by the middleware, so the
- * constructor does nothing: the ID token is fetched (once per ltik) only when a method needs it.
+ * The grade operations of one launch: `req.lti.grades`. Created for every request by the
+ * middleware, so the constructor does nothing: the ID token is fetched (once per ltik) only
+ * when a method needs it.
+ * @example
+ * app.post('/lab/done', async (req, res, next) => {
+ *   try {
+ *     const outcome = await req.lti!.grades.submit(
+ *       { scoreGiven: res.locals.points, scoreMaximum: 20, comment: 'All tests pass' },
+ *       { lineItem: { resourceId: 'lab-2', label: 'Lab 2', scoreMaximum: 20 } },
+ *     );
+ *     res.json(outcome);
+ *   } catch (error) {
+ *     next(error);
+ *   }
+ * });
  */
 export class LaunchGrades {
   private lineItemsOfLaunch?: LineItems;

@@ -38,7 +38,15 @@ export interface LineItemSeed {
 
 type FaultKind = NonNullable<RequestLogEntry['fault']>;
 
-/** Starts an emulator on a loopback port; close() it when done. */
+/**
+ * Starts an LTIAAS emulator on a loopback port; `close()` it when done.
+ * @example
+ * const emulator = await startEmulator();
+ * const grades = ltiaasGrades({ ltiaasUrl: emulator.url, apiKey: emulator.apiKey });
+ * const launch = emulator.launch({ user: { id: 'ada' }, context: { id: 'course-1' } });
+ * // ... drive your app with ?ltik=${launch.ltik}, then look at emulator.lineItems() and emulator.scores()
+ * await emulator.close();
+ */
 export async function startEmulator(options?: EmulatorOptions): Promise<LtiaasEmulator> {
   return LtiaasEmulator.start(options);
 }

@@ -1,4 +1,5 @@
 // The emulator's options, their defaults, and the checks that catch a mistyped option at start-up.
+import Joi from 'joi';
 import { normalizePlatformUrl } from './platforms';
 
 export interface EmulatorOptions {
@@ -26,33 +27,30 @@ export type ResolvedEmulatorOptions = Required<EmulatorOptions>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedEmulatorOptions {
-  const resolved: ResolvedEmulatorOptions = {
-    apiKey: options.apiKey ?? 'emulator-api-key',
-    host: options.host ?? '127.0.0.1',
-    port: options.port ?? 0,
-    pageSize: options.pageSize ?? 10,
-    latencyMs: options.latencyMs ?? 0,
-    platformUrl: normalizePlatformUrl(options.platformUrl ?? 'https://lms.example.edu'),
-    ltikTtlMs: options.ltikTtlMs ?? DAY_MS,
-    now: options.now ?? Date.now,
-    logLimit: options.logLimit ?? 1000,
-  };
-  const problems: string[] = [];
+const emulatorOptionsSchema = Joi.object({
   // The credential is "<API_KEY>:<TOKEN>", split at the first ':'.
-  if (typeof resolved.apiKey !== 'string' || !/^[^\s:]+$/.test(resolved.apiKey)) {
-    problems.push('apiKey must be a non-empty string without ":" or whitespace');
-  }
-  if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) problems.push('port must be an integer from 0 to 65535');
-  if (!Number.isInteger(resolved.pageSize) || resolved.pageSize < 1) problems.push('pageSize must be an integer >= 1');
-  if (!isDelay(resolved.latencyMs)) problems.push('latencyMs must be a finite number >= 0');
-  if (!(typeof resolved.ltikTtlMs === 'number' && resolved.ltikTtlMs > 0)) problems.push('ltikTtlMs must be a number > 0');
-  if (typeof resolved.now !== 'function') problems.push('now must be a function returning ms');
-  if (!Number.isInteger(resolved.logLimit) || resolved.logLimit < 1) problems.push('logLimit must be an integer >= 1');
-  const unknown = Object.keys(options).filter((key) => !(key in resolved));
-  if (unknown.length > 0) problems.push(`unknown option(s): ${unknown.join(', ')}`);
-  if (problems.length > 0) throw new TypeError(`startEmulator: ${problems.join('; ')}`);
-  return resolved;
+  apiKey: Joi.string()
+    .pattern(/^[^\s:]+$/)
+    .default('emulator-api-key')
+    .messages({ 'string.pattern.base': '{{#label}} must not contain ":" or whitespace' }),
+  host: Joi.string().min(1).default('127.0.0.1'),
+  port: Joi.number().integer().min(0).max(65535).default(0),
+  pageSize: Joi.number().integer().min(1).default(10),
+  latencyMs: Joi.number().min(0).max(600_000).default(0),
+  platformUrl: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('https://lms.example.edu')
+    .custom((url: string) => normalizePlatformUrl(url)),
+  ltikTtlMs: Joi.number().greater(0).default(DAY_MS),
+  now: Joi.function().default(() => Date.now),
+  logLimit: Joi.number().integer().min(1).default(1000),
+}).messages({ 'object.unknown': 'unknown option {{#label}}' });
+
+/** Validates the options once, at start-up, and fills the defaults; throws a TypeError naming the option. */
+export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedEmulatorOptions {
+  const { value, error } = emulatorOptionsSchema.validate(options, { abortEarly: false });
+  if (error) throw new TypeError(`startEmulator: ${error.details.map((detail) => detail.message).join('; ')}`);
+  return value as ResolvedEmulatorOptions;
 }
 
 export function isDelay(ms: unknown): ms is number {
