@@ -122,6 +122,15 @@ describe('retries', () => {
     await expect(grades.submit({ scoreGiven: 1, scoreMaximum: 10 }, { timeoutMs: 2000 })).resolves.toMatchObject({ status: 'submitted' });
   });
 
+  it('refuses bad per-call overrides before sending anything', async () => {
+    const { grades } = await launchWithColumn();
+    harness.emulator.clearRequests();
+    await expect(grades.submit({ scoreGiven: 1, scoreMaximum: 10 }, { retry: { retries: -1 } })).rejects.toMatchObject({ code: 'OPTIONS_INVALID' });
+    await expect(grades.submit({ scoreGiven: 1, scoreMaximum: 10 }, { timeoutMs: 0 })).rejects.toMatchObject({ code: 'OPTIONS_INVALID' });
+    await expect(grades.lineItems.list({}, { retry: { minDelayMs: 900, maxDelayMs: 10 } })).rejects.toMatchObject({ code: 'OPTIONS_INVALID' });
+    expect(harness.emulator.countRequests({ path: /^\/api\/lineitems/ })).toBe(0);
+  });
+
   it('does not make a second column when the answer to a create is lost', async () => {
     harness = await startHarness({ retry: { retries: 2, minDelayMs: 10, maxDelayMs: 50 } });
     const launch = harness.emulator.launch({ context: { id: 'lost-answer' } });

@@ -2,6 +2,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
+import Joi from 'joi';
+import { OptionsError } from '../errors';
 import type { LtiaasGradesError } from '../errors';
 import type { ResolvedLogger } from '../logger';
 import type { ResolvedRetry } from '../options';
@@ -62,6 +64,25 @@ export interface TransportConfig {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
 
+/** Per-call overrides, checked like the factory's options (only when a call gives some). */
+const callOptionsSchema = Joi.object({
+  timeoutMs: Joi.number().integer().min(1).max(600_000),
+  retry: Joi.object({
+    retries: Joi.number().integer().min(0).max(10),
+    minDelayMs: Joi.number().integer().min(0).max(60_000),
+    maxDelayMs: Joi.number().integer().min(0).max(600_000),
+  }),
+}).unknown(true);
+
+function resolveCallOptions(options: CallOptions, defaults: { retry: ResolvedRetry; timeoutMs: number }): { retry: ResolvedRetry; timeoutMs: number } {
+  const { value, error } = callOptionsSchema.validate(options);
+  if (error) throw new OptionsError(`Invalid call options: ${error.details[0]!.message}; pass { timeoutMs, retry: { retries, minDelayMs, maxDelayMs } }.`);
+  const valid = value as CallOptions;
+  const retry = { ...defaults.retry, ...valid.retry };
+  if (retry.minDelayMs > retry.maxDelayMs) throw new OptionsError('Invalid call options: retry needs minDelayMs <= maxDelayMs.');
+  return { retry, timeoutMs: valid.timeoutMs ?? defaults.timeoutMs };
+}
+
 /** Codes meaning the connection was never made, so nothing reached LTIAAS. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -97,8 +118,9 @@ export class LtiaasTransport {
 
   /** Sends the call, retrying per the policy; resolves with a 2xx answer or throws LtiaasGradesError. */
   async send<T>(request: LtiaasRequest, options: CallOptions = {}): Promise<LtiaasResponse<T>> {
-    const retry = options.retry ? { ...this.config.retry, ...options.retry } : this.config.retry;
-    const timeoutMs = options.timeoutMs ?? this.config.timeoutMs;
+    const { retry, timeoutMs } = options.retry === undefined && options.timeoutMs === undefined
+      ? this.config
+      : resolveCallOptions(options, this.config);
     const call: CallDescription = { method: request.method, endpoint: request.endpoint, credential: request.credential };
     for (let attempt = 0; ; attempt++) {
       const started = Date.now();
