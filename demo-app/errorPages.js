@@ -58,19 +58,21 @@ function createErrorPageHandler({ emulatorMode }) {
     }
     if (isLtiaasGradesError(err)) {
       const page = describeGradesError(err, launchAgain);
-      // expose is false only for set-up mistakes, whose message is meant for the developer's log.
-      const message = err.expose ? err.message : 'The tool could not send grades because of a set-up problem; the details were logged.';
+      // The package's messages are written for developers: the page leads with its own words and
+      // keeps the technical one as a small note, unless the LMS's own message already says it.
+      // expose is false only for set-up mistakes, whose message belongs in the log.
+      const details = page.lmsMessage ? undefined : err.expose ? err.message : 'A set-up problem; the details were logged.';
       if (err.status >= 500) console.error(`[demo] ${err.code} (${err.status}): ${err.message}`);
       const retryAfterMs = err.upstream?.retryAfterMs;
       if (err.retryable && retryAfterMs !== undefined) res.set('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
-      res.status(err.status).type('html').send(renderErrorPage({ ...page, message, code: err.code, nextStep: START_PAGE }));
+      res.status(err.status).type('html').send(renderErrorPage({ ...page, eyebrow: 'Grade not recorded', details, code: err.code, nextStep: START_PAGE }));
       return;
     }
     // body-parser and friends mark errors that are the client's and safe to acknowledge (e.g. 413, malformed body).
     const status = Number(err?.status ?? err?.statusCode);
     if (err?.expose === true && status >= 400 && status < 500) {
       res.status(status).type('html').send(
-        renderErrorPage({ heading: 'This request could not be read', message: 'Go back and try again.', code: 'BAD_REQUEST', nextStep: START_PAGE }),
+        renderErrorPage({ heading: 'This request could not be read', explanation: 'Go back and try again.', code: 'BAD_REQUEST', nextStep: START_PAGE }),
       );
       return;
     }
@@ -79,7 +81,7 @@ function createErrorPageHandler({ emulatorMode }) {
     res.status(500).type('html').send(
       renderErrorPage({
         heading: 'Something went wrong',
-        message: 'The quiz tool hit an unexpected problem. The details were logged for its developers.',
+        explanation: 'The quiz tool hit an unexpected problem. The details were logged for its developers.',
         code: 'INTERNAL_ERROR',
         nextStep: START_PAGE,
       }),

@@ -36,7 +36,10 @@ const STYLE = `
   button:focus-visible, .button:focus-visible, a:focus-visible, input:focus-visible { outline: 3px solid #9cc0f5; outline-offset: 2px; }
   a { color: var(--primary); }
   fieldset { border: 1px solid var(--line); border-radius: 8px; margin: 0 0 16px; padding: 14px 18px 10px; }
-  legend { padding: 0 6px; font-weight: 600; }
+  /* Floated, the legend sits inside the box and wraps like a heading instead of cutting the border. */
+  legend { float: left; width: 100%; padding: 0; margin: 0 0 10px; font-weight: 600; }
+  legend + * { clear: both; }
+  .details { font-size: 13px; }
   .choice { display: flex; gap: 10px; align-items: baseline; padding: 6px 8px; margin: 0 -8px; border-radius: 6px; cursor: pointer; }
   .choice:hover { background: var(--page); }
   input[type="radio"] { accent-color: var(--primary); }
@@ -146,17 +149,17 @@ ${gradebookLink(gradebookUrl, { text: 'Open the grade book', className: 'button 
 </div>`);
 }
 
-/** Any failure: a heading, the message, the stable code, and what to do next. */
-function renderErrorPage({ heading, message, code, lmsMessage, explanation, nextStep }) {
+/** Any failure: a heading, the LMS's words or our explanation, a technical note, the stable code, and what to do next. */
+function renderErrorPage({ heading, eyebrow = 'Something went wrong', details, code, lmsMessage, explanation, nextStep }) {
   const lms = lmsMessage ? `<p class="lms-message">The LMS said: “${escapeHtml(lmsMessage)}”</p>\n` : '';
   const why = explanation ? `<p>${escapeHtml(explanation)}</p>\n` : '';
+  const note = details ? `<p class="muted details">${escapeHtml(details)}</p>\n` : '';
   const codeLine = code ? `<p class="muted">Error code: <code data-test="error-code">${escapeHtml(code)}</code></p>\n` : '';
   const next = nextStep ? `<div class="actions"><a class="button secondary" href="${escapeHtml(nextStep.href)}">${escapeHtml(nextStep.label)}</a></div>` : '';
   return layout(heading, `<div class="error" data-test="error">
-<p class="eyebrow">Something went wrong</p>
+<p class="eyebrow">${escapeHtml(eyebrow)}</p>
 <h1>${escapeHtml(heading)}</h1>
-${lms}<p>${escapeHtml(message)}</p>
-${why}</div>
+${lms}${why}${note}</div>
 ${codeLine}${next}`);
 }
 

@@ -43,7 +43,7 @@ function listen(server, port, host) {
 }
 
 /** Closes what is open, newest first, so that no request reaches a closed grades client or emulator. */
-async function closeAll({ server, grades, emulator }) {
+async function closeAll({ server, grades, emulator, temporaryDir }) {
   if (server?.listening) {
     await new Promise((resolve) => {
       server.close(() => resolve());
@@ -53,6 +53,8 @@ async function closeAll({ server, grades, emulator }) {
   }
   await grades?.close();
   await emulator?.close();
+  // The emulator run's own outbox folder (made by mkdtemp, never a folder the user named).
+  if (temporaryDir) fs.rmSync(temporaryDir, { recursive: true, force: true });
 }
 
 async function main() {
@@ -71,9 +73,9 @@ async function main() {
       : await startEmulator({ host: '127.0.0.1', port: portFromEnv('EMULATOR_PORT', 0) });
     // Grades that cannot reach the LMS now wait here and are delivered later. The emulator's
     // launches die with it, so an emulator run starts from an empty outbox of its own.
-    const outboxDir =
-      process.env.OUTBOX_DIR ||
-      (useRealLtiaas ? path.join(__dirname, '.outbox') : fs.mkdtempSync(path.join(os.tmpdir(), 'ltiaas-demo-outbox-')));
+    const ownOutboxDir = !process.env.OUTBOX_DIR && !useRealLtiaas;
+    const outboxDir = process.env.OUTBOX_DIR || (useRealLtiaas ? path.join(__dirname, '.outbox') : fs.mkdtempSync(path.join(os.tmpdir(), 'ltiaas-demo-outbox-')));
+    if (ownOutboxDir) running.temporaryDir = outboxDir;
     running.grades = ltiaasGrades({
       ltiaasUrl: useRealLtiaas ? ltiaasUrl : running.emulator.url,
       apiKey: useRealLtiaas ? apiKey : running.emulator.apiKey,

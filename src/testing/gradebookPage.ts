@@ -30,7 +30,9 @@ const STYLE = `
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
   thead th { background: var(--head); font-weight: 600; }
-  td.score, td.score-count, td.status { font-variant-numeric: tabular-nums; white-space: nowrap; }
+  td.score, td.score-count, td.status, td.timestamp, td.nowrap { font-variant-numeric: tabular-nums; white-space: nowrap; }
+  header p { margin: 4px 0 0; }
+  a { color: #1d4ed8; }
   .badge { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 9px; font-size: 11px; background: #fde8e8; color: var(--bad); }
   .status-2xx { color: var(--ok); } .status-4xx { color: var(--warn); } .status-5xx, .status-none { color: var(--bad); }
 `;
@@ -115,8 +117,8 @@ function renderRequests(requests: GradebookView['requests']): string {
         const statusClass = request.status === null ? 'status-none' : `status-${String(request.status)[0]}xx`;
         const status = request.status === null ? 'no answer' : String(request.status);
         const fault = request.fault === undefined ? '' : ` <span class="badge">${escapeHtml(request.fault)}</span>`;
-        return `<tr class="request"><td>${escapeHtml(request.at)}</td><td>${escapeHtml(request.method)}</td>` +
-          `<td><code>${escapeHtml(request.path)}</code></td><td>${escapeHtml(request.authScheme)}</td>` +
+        return `<tr class="request"><td class="nowrap">${escapeHtml(request.at)}</td><td class="nowrap">${escapeHtml(request.method)}</td>` +
+          `<td><code>${escapeHtml(request.path)}</code></td><td class="nowrap">${escapeHtml(request.authScheme)}</td>` +
           `<td class="status ${statusClass}">${escapeHtml(status)}${fault}</td></tr>`;
       }).join('\n');
   return `<section class="request-log">
