@@ -8,11 +8,10 @@ import { GradeEvents } from './events';
 import { deliverGrade, type GradeDraft } from './grades/deliverGrade';
 import { LineItemResolver } from './grades/lineItemResolver';
 import { ScoreClock } from './grades/scoreClock';
-import type { QueuedGrade } from './grades/launchGrades';
 import type { JobOutcome, GradeOutbox } from './outbox/gradeOutbox';
 import type { StoredGradeJob } from './outbox/outboxTypes';
 import type { ResolvedOptions } from './options';
-import type { IdToken } from './types';
+import type { IdToken, QueuedGrade } from './types';
 
 /** A short digest of a secret: cache keys stay small and the heap holds no usable ltik. */
 export const digest = (secret: string) => createHash('sha256').update(secret).digest('base64url');

@@ -18,7 +18,7 @@ export {
 export type { LtiaasGradesOptions, LtiaasClientOptions, RetryOptions, CacheOptions, LtikSource } from './options';
 export type { SubmitGradeOptions } from './express/submitGrade';
 export type { LtiRequestContext } from './express/requestTypes';
-export { LaunchGrades, type SubmitOptions, type SubmitOutcome, type QueuedGrade } from './grades/launchGrades';
+export { LaunchGrades, type SubmitOptions } from './grades/launchGrades';
 export { LineItems } from './grades/lineItems';
 export type { CallOptions } from './client/transport';
 export type { Logger, LogMethod } from './logger';
@@ -50,4 +50,6 @@ export type {
   ActivityProgress,
   GradingProgress,
   SubmittedGrade,
+  QueuedGrade,
+  SubmitOutcome,
 } from './types';

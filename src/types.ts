@@ -177,3 +177,15 @@ export interface SubmittedGrade {
   scoreMaximum?: number;
   timestamp: string;
 }
+
+/** A grade held by the outbox, to be delivered later. */
+export interface QueuedGrade {
+  status: 'queued';
+  id: string;
+  lineItemId?: string;
+  userId?: string;
+  scoreGiven?: number;
+  scoreMaximum?: number;
+}
+
+export type SubmitOutcome = SubmittedGrade | QueuedGrade;

@@ -2,9 +2,8 @@
 import Joi from 'joi';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { LtikError, OptionsError } from '../errors';
-import type { SubmitOutcome } from '../grades/launchGrades';
 import { validateLineItemSpec } from '../grades/lineItemSchema';
-import type { LineItemSpec, ScoreInput } from '../types';
+import type { LineItemSpec, ScoreInput, SubmitOutcome } from '../types';
 import { looksLikeRequest } from './middleware';
 import type { LtiRequestContext } from './requestTypes';
 

@@ -2,13 +2,13 @@
 import { ltikCredential, type Credential } from '../client/credentials';
 import type { CallOptions } from '../client/transport';
 import { GradesCore } from '../core';
-import { GradesUnavailableError, LtikError, isLtiaasGradesError } from '../errors';
-import type { IdToken, LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmittedGrade } from '../types';
-import { deliverGrade, type GradeDraft } from './deliverGrade';
+import { GradesUnavailableError, LtikError } from '../errors';
+import type { IdToken, LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmitOutcome, SubmittedGrade } from '../types';
+import type { GradeDraft } from './deliverGrade';
 import { validateLineItemId, validateLineItemSpec, type ValidLineItemSpec } from './lineItemSchema';
 import { LineItems } from './lineItems';
 import { listAllResults } from './results';
-import { reportRejection } from './rejections';
+import { submitDraft } from './submitDraft';
 import { validateScore } from './scoreSchema';
 
 /** Options of {@link LaunchGrades.submit}. */
@@ -17,17 +17,6 @@ export interface SubmitOptions extends CallOptions {
   lineItem?: LineItemSpec;
 }
 
-/** A grade held by the outbox, to be delivered later. */
-export interface QueuedGrade {
-  status: 'queued';
-  id: string;
-  lineItemId?: string;
-  userId?: string;
-  scoreGiven?: number;
-  scoreMaximum?: number;
-}
-
-export type SubmitOutcome = SubmittedGrade | QueuedGrade;
 
 /**
  * The grade operations of one launch: `req.lti.grades`. Created for every request by the
@@ -142,26 +131,6 @@ export class LaunchGrades {
     const spec: ValidLineItemSpec | undefined = lineItem === undefined ? undefined : validateLineItemSpec(lineItem);
     this.credential(); // LTIK_MISSING before anything else happens
     const draft: GradeDraft = { ltik: this.ltik, score: valid, ...(spec ? { lineItemSpec: spec } : {}) };
-    try {
-      const submitted = await deliverGrade(this.core, draft, { call });
-      this.core.noteDelivered();
-      this.core.events.emit('submitted', {
-        lineItemId: submitted.lineItemId,
-        userId: submitted.userId,
-        status: 'submitted',
-        scoreGiven: submitted.scoreGiven,
-        scoreMaximum: submitted.scoreMaximum,
-        durationMs: Date.now() - startedAt,
-        fromOutbox: false,
-      });
-      return submitted;
-    } catch (error) {
-      if (isLtiaasGradesError(error) && error.retryable) {
-        const queued = await this.core.queueGrade(draft, error, startedAt);
-        if (queued) return queued;
-      }
-      reportRejection(this.core, draft, error, startedAt);
-      throw error;
-    }
+    return submitDraft(this.core, draft, call, startedAt);
   }
 }

@@ -4,10 +4,9 @@ import { serviceKeyCredential, type Credential } from '../client/credentials';
 import type { CallOptions } from '../client/transport';
 import { GradesCore } from '../core';
 import { InvalidGradeError, isLtiaasGradesError } from '../errors';
-import type { LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmittedGrade } from '../types';
+import type { LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmitOutcome, SubmittedGrade } from '../types';
 import { deliverGrade, type GradeDraft } from './deliverGrade';
-import type { SubmitOutcome } from './launchGrades';
-import { reportRejection } from './rejections';
+import { holdOrReject, submitDraft } from './submitDraft';
 import { validateLineItemId, validateLineItemSpec, type ValidLineItemSpec } from './lineItemSchema';
 import { LineItems } from './lineItems';
 import { listAllResults } from './results';
@@ -118,19 +117,7 @@ export class ServiceKeyGrades {
     const { lineItem, ...call } = options;
     const target = typeof lineItem === 'string' ? validateLineItemId(lineItem) : validateLineItemSpec(lineItem);
     const { userId, ...valid } = validateUserScore(score);
-    const draft = this.draftFor(userId, valid, target);
-    try {
-      const submitted = await deliverGrade(this.core, draft, { call });
-      this.core.noteDelivered();
-      return submitted;
-    } catch (error) {
-      if (isLtiaasGradesError(error) && error.retryable) {
-        const queued = await this.core.queueGrade(draft, error, startedAt);
-        if (queued) return queued;
-      }
-      reportRejection(this.core, draft, error, startedAt);
-      throw error;
-    }
+    return submitDraft(this.core, this.draftFor(userId, valid, target), call, startedAt);
   }
 
   /**
@@ -162,21 +149,16 @@ export class ServiceKeyGrades {
 
     return mapConcurrently(entries, concurrency, async (entry, index): Promise<BatchOutcome> => {
       const userId = typeof (entry as { userId?: unknown } | null)?.userId === 'string' ? (entry as { userId: string }).userId : '';
-      let draft: GradeDraft | undefined;
       try {
         const { userId: validUser, ...valid } = validateUserScore(entry);
-        draft = this.draftFor(validUser, valid, target);
-        if (columnError) throw columnError;
-        const submitted = await deliverGrade(this.core, draft, { call });
-        this.core.noteDelivered();
-        return { index, userId, status: 'submitted', lineItemId: submitted.lineItemId };
+        const draft = this.draftFor(validUser, valid, target);
+        const startedAt = Date.now();
+        const outcome = columnError ? await holdOrReject(this.core, draft, columnError, startedAt) : await submitDraft(this.core, draft, call, startedAt);
+        return outcome.status === 'submitted'
+          ? { index, userId, status: 'submitted', lineItemId: outcome.lineItemId }
+          : { index, userId, status: 'queued', id: outcome.id, ...(outcome.lineItemId ? { lineItemId: outcome.lineItemId } : {}) };
       } catch (failure) {
         if (!isLtiaasGradesError(failure)) throw failure;
-        if (draft && failure.retryable) {
-          const queued = await this.core.queueGrade(draft, failure, Date.now());
-          if (queued) return { index, userId, status: 'queued', id: queued.id, code: failure.code, ...(queued.lineItemId ? { lineItemId: queued.lineItemId } : {}) };
-        }
-        if (draft) reportRejection(this.core, draft, failure, Date.now());
         return {
           index,
           userId,
