@@ -92,6 +92,7 @@ export class GradeOutbox {
     this.hooks = hooks;
     this.loaded = this.storage.loadPending().then(
       (jobs) => {
+        jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
         for (const job of jobs) if (!this.jobs.has(job.id)) this.jobs.set(job.id, { ...job, nextAttemptAt: Math.min(job.nextAttemptAt, Date.now()) });
         if (jobs.length > 0) this.logger.info({ pending: jobs.length }, 'outbox: resuming grades left by a previous run');
         this.pump();
@@ -153,20 +154,17 @@ export class GradeOutbox {
     }
     // While failing, one job probes; once LTIAAS answers, all of them go.
     const limit = this.consecutiveFailures > 0 ? 1 : this.concurrency;
+    // The map is in the order grades were accepted, oldest first; the walk stops as soon as the
+    // slots are full, so a backlog of 100k grades costs a few steps per delivery, not a scan.
     let nextDue = Infinity;
-    const due = [...this.jobs.values()]
-      .filter((job) => !this.running.has(job.id))
-      .filter((job) => {
-        if (job.nextAttemptAt <= now) return true;
-        nextDue = Math.min(nextDue, job.nextAttemptAt);
-        return false;
-      })
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-    for (const job of due) {
+    for (const job of this.jobs.values()) {
       if (this.running.size >= limit) break;
-      this.start(job);
+      if (this.running.has(job.id)) continue;
+      if (job.nextAttemptAt <= now) this.start(job);
+      else nextDue = Math.min(nextDue, job.nextAttemptAt);
     }
-    if (nextDue !== Infinity) this.schedule(nextDue - now);
+    // Full slots need no timer: each finished delivery pumps again.
+    if (this.running.size < limit && nextDue !== Infinity) this.schedule(nextDue - now);
     this.notifyIfIdle();
   }
 
