@@ -1,6 +1,6 @@
 // req.lti.grades against the emulator: ID token caching, line item CRUD, paging, encoding, find-or-create, read-back.
 import { isLtiaasGradesError } from 'express-ltiaas-grades';
-import { startHarness, type Harness } from './helpers/harness';
+import { startHarness, type Harness, expectNoLtiaasCalls } from './helpers/harness';
 
 describe('launch grades helper', () => {
   let harness: Harness;
@@ -33,7 +33,7 @@ describe('launch grades helper', () => {
     for (const call of [() => grades.idToken(), () => grades.lineItems.list(), () => grades.submit({ scoreGiven: 1, scoreMaximum: 1 })]) {
       await expect(call()).rejects.toMatchObject({ code: 'LTIK_MISSING', status: 401 });
     }
-    expect(harness.emulator.requests).toHaveLength(0);
+    await expectNoLtiaasCalls(harness.emulator);
   });
 
   it('creates, reads, updates and deletes line items, encoding each id exactly once', async () => {
@@ -58,7 +58,7 @@ describe('launch grades helper', () => {
     await expect(lineItems.create({ label: '  ', scoreMaximum: 10 })).rejects.toMatchObject({ code: 'LINE_ITEM_INVALID' });
     await expect(lineItems.create({ label: 'X', scoreMaximum: 0 })).rejects.toMatchObject({ code: 'LINE_ITEM_INVALID' });
     await expect(lineItems.list({ limit: 0 })).rejects.toMatchObject({ code: 'LINE_ITEM_INVALID' });
-    expect(harness.emulator.requests).toHaveLength(0);
+    await expectNoLtiaasCalls(harness.emulator);
   });
 
   it('lists one page with its next link, and follows next via ?url= to the end', async () => {
@@ -89,11 +89,25 @@ describe('launch grades helper', () => {
     expect(harness.emulator.countRequests({ method: 'POST', path: '/api/lineitems' })).toBe(0);
   });
 
-  it('finds a column beyond the first page', async () => {
+  it('follows next pages of a filtered list, asking for them by url alone', async () => {
+    const launch = harness.emulator.launch({ context: { id: 'filtered' } });
+    for (let i = 1; i <= 7; i++) harness.emulator.addLineItem('filtered', { label: `Q${i}`, scoreMaximum: 1, resourceId: 'quiz', tag: `v${i}` });
+    harness.emulator.addLineItem('filtered', { label: 'Other', scoreMaximum: 1, resourceId: 'other' });
+    const all = await harness.grades.forLaunch(launch.ltik).lineItems.listAll({ resourceId: 'quiz' });
+    expect(all.map((item) => item.label)).toEqual(['Q1', 'Q2', 'Q3', 'Q4', 'Q5', 'Q6', 'Q7']);
+    // LTIAAS ignores other parameters next to `url`; sending them anyway would hide a paging bug.
+    const pages = harness.emulator.requests.filter((r) => r.path === '/api/lineitems');
+    expect(pages).toHaveLength(3);
+    expect(pages[0]!.query).toEqual({ resourceId: 'quiz' });
+    for (const page of pages.slice(1)) expect(Object.keys(page.query)).toEqual(['url']);
+  });
+
+  it('finds a column among many with the same resourceId', async () => {
     const launch = harness.emulator.launch({ context: { id: 'deep' } });
     for (let i = 1; i <= 7; i++) harness.emulator.addLineItem('deep', { label: `Q${i}`, scoreMaximum: 1, resourceId: 'quiz', tag: `v${i}` });
     const item = await harness.grades.forLaunch(launch.ltik).findOrCreateLineItem({ resourceId: 'quiz', tag: 'v7', label: 'Q7', scoreMaximum: 1 });
     expect(item.label).toBe('Q7');
+
     expect(harness.emulator.countRequests({ method: 'POST', path: '/api/lineitems' })).toBe(0);
   });
 
@@ -115,7 +129,12 @@ describe('launch grades helper', () => {
     const b = harness.emulator.launch({ context: { id: 'ctx-b' } });
     const spec = { resourceId: 'quiz-9', label: 'Quiz 9', scoreMaximum: 10 };
     await harness.grades.forLaunch(a.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 }, { lineItem: spec });
+    harness.emulator.clearRequests();
     await harness.grades.forLaunch(b.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 }, { lineItem: spec });
+    // Context b resolves its own column: it never tries context a's (which would answer 404).
+    expect(harness.emulator.requests.filter((r) => r.status === 404)).toEqual([]);
+    expect(harness.emulator.countRequests({ method: 'POST', path: '/api/lineitems' })).toBe(1);
+    expect(harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ })).toBe(1);
     await harness.grades.forLaunch(b.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 }, { lineItem: { ...spec, tag: 'retake' } });
     expect(harness.emulator.lineItems({ contextId: 'ctx-a' })).toHaveLength(1);
     expect(harness.emulator.lineItems({ contextId: 'ctx-b' }).map((item) => item.tag ?? null).sort()).toEqual([null, 'retake']);
@@ -155,6 +174,20 @@ describe('launch grades helper', () => {
     await expect(grades.submit({ scoreGiven: 5, scoreMaximum: 10 })).rejects.toMatchObject({ code: 'LTIK_INVALID', status: 401 });
     expect(harness.emulator.scores(launch.lineItemId!)).toEqual([]);
     expect(harness.emulator.countRequests({ authScheme: 'SERVICE-AUTH-V1' })).toBe(0);
+  });
+
+  it('sends the validated score: dates normalised to UTC on the wire', async () => {
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 2 } });
+    await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 1, scoreMaximum: 2, submission: { startedAt: '2026-11-27T07:00:00+01:00' } });
+    expect(harness.emulator.scores(launch.lineItemId!)[0]!.submission).toEqual({ startedAt: '2026-11-27T06:00:00.000Z' });
+  });
+
+  it('grades the launch\'s user even when the score names a grader (scoringUserId)', async () => {
+    const launch = harness.emulator.launch({ user: { id: 'the-student' }, lineItem: { label: 'Lab', scoreMaximum: 2 } });
+    harness.emulator.enroll(launch.contextId, { id: 'victim' });
+    await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 2, scoreMaximum: 2, scoringUserId: 'victim' });
+    expect(harness.emulator.scores(launch.lineItemId!).map((s) => [s.userId, s.scoringUserId])).toEqual([['the-student', 'victim']]);
+    expect(harness.emulator.scores(launch.lineItemId!, 'victim')).toEqual([]);
   });
 
   it('gives errors that are the package\'s own', async () => {

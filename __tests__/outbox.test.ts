@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import express from 'express';
-import { fileOutbox, type GradeOutbox } from 'express-ltiaas-grades';
+import { fileOutbox, ltiaasGrades, type GradeOutbox } from 'express-ltiaas-grades';
 import { quizApp, startHarness, type Harness } from './helpers/harness';
 
 describe('outbox', () => {
@@ -58,6 +58,104 @@ describe('outbox', () => {
     expect(new Set(posts).size).toBe(1);
     expect(Date.parse(posts[0]!)).toBeGreaterThanOrEqual(before - 1);
     expect(harness.emulator.scores(launch.lineItemId!)).toHaveLength(1);
+  });
+
+  it('stamps a grade queued before the ID token could be read with the time the student finished', async () => {
+    const launch = harness.emulator.launch({ user: { id: 'early' }, lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    const grades = harness.grades.forLaunch(launch.ltik);
+    await harness.emulator.unreachable();
+    expect((await grades.submit({ scoreGiven: 2, scoreMaximum: 10 })).status).toBe('queued');
+    expect((await grades.submit({ scoreGiven: 3, scoreMaximum: 10 })).status).toBe('queued');
+    const finished = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await harness.emulator.reachable();
+    expect(await outbox.drain(10_000)).toBe(true);
+    const sent = harness.emulator.requests
+      .filter((r) => r.path.endsWith('/scores') && r.status === 204)
+      .map((r) => r.body as { timestamp: string; scoreGiven: number });
+    expect(sent).toHaveLength(2);
+    for (const score of sent) expect(Date.parse(score.timestamp)).toBeLessThanOrEqual(finished);
+    // The second attempt is the newer score, whichever was delivered first: the LMS keeps 3.
+    const newest = [...sent].sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp))[0]!;
+    expect(newest.scoreGiven).toBe(3);
+    expect(harness.emulator.scores(launch.lineItemId!, 'early').at(-1)!.scoreGiven).toBe(3);
+  });
+
+  it('probes with one grade per round while LTIAAS keeps failing, instead of sending every grade', async () => {
+    await harness.close();
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 100, maxDelayMs: 200 } });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
+    const launches = Array.from({ length: 10 }, (_, i) => harness.emulator.launch({ user: { id: `p${i}` }, lineItem: { label: 'Lab', scoreMaximum: 10 } }));
+    for (const launch of launches) await harness.grades.forLaunch(launch.ltik).idToken();
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });
+    for (const launch of launches) expect((await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 })).status).toBe('queued');
+    const direct = harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const probes = harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ }) - direct;
+    // At most one probe per 100-200 ms round: 7 at the very most in 700 ms, never 10 per round.
+    expect(probes).toBeGreaterThanOrEqual(1);
+    expect(probes).toBeLessThanOrEqual(7);
+    harness.emulator.clearFaults();
+    expect(await outbox.drain(10_000)).toBe(true);
+  });
+
+  it('gives up on a grade still undeliverable after maxAgeMs, moving it to the dead-letter list', async () => {
+    await harness.close();
+    outbox = fileOutbox({ dir, maxAgeMs: 1000, retry: { minDelayMs: 50, maxDelayMs: 100 } });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });
+    expect((await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 })).status).toBe('queued');
+    expect(await outbox.drain(10_000)).toBe(true);
+    const [failed] = await outbox.failed();
+    expect(failed!.error).toMatchObject({ code: 'LTIAAS_UNAVAILABLE', message: expect.stringMatching(/^Gave up after/) });
+    expect(Date.parse(failed!.failedAt) - Date.parse(failed!.createdAt)).toBeGreaterThanOrEqual(1000);
+    const posts = harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ })).toBe(posts);
+  });
+
+  it('sends a grade older than 23 h with the service key, before the ltik can expire', async () => {
+    await harness.close();
+    // A job file as a previous run left it: accepted 23.5 h ago, its ltik still valid here.
+    const fresh = await startHarness({ retry: { retries: 0 } });
+    const student = fresh.emulator.launch({ user: { id: 'old-grade' }, lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    const token = await fresh.grades.forLaunch(student.ltik).idToken();
+    await fresh.grades.close();
+    const createdAt = new Date(Date.now() - 23.5 * 60 * 60 * 1000).toISOString();
+    await fs.mkdir(path.join(dir, 'pending'), { recursive: true });
+    await fs.writeFile(
+      path.join(dir, 'pending', 'old-job.json'),
+      JSON.stringify({
+        id: 'old-job',
+        createdAt,
+        attempts: 0,
+        nextAttemptAt: 0,
+        draft: {
+          ltik: student.ltik,
+          serviceKey: student.serviceKey,
+          userId: 'old-grade',
+          scope: `${token.platform.id}\u0000context:${student.contextId}`,
+          fixedLineItemId: student.lineItemId,
+          score: { scoreGiven: 4, scoreMaximum: 10, activityProgress: 'Completed', gradingProgress: 'FullyGraded' },
+          timestamp: createdAt,
+        },
+      }),
+    );
+    fresh.emulator.clearRequests();
+    outbox = fileOutbox({ dir });
+    const resumed = ltiaasGrades({ ltiaasUrl: fresh.emulator.url, apiKey: fresh.emulator.apiKey, outbox });
+    harness = {
+      emulator: fresh.emulator,
+      grades: resumed,
+      close: async () => {
+        await resumed.close();
+        await fresh.emulator.close();
+      },
+    };
+    expect(await outbox.drain(10_000)).toBe(true);
+    expect(harness.emulator.requests.map((r) => `${r.method} ${r.authScheme} ${r.status}`)).toEqual(['POST SERVICE-AUTH-V1 204']);
+    expect(harness.emulator.scores(student.lineItemId!, 'old-grade')).toHaveLength(1);
   });
 
   it('finishes with the service key when the ltik expired while the grade was queued', async () => {

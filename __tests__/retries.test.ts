@@ -118,8 +118,11 @@ describe('retries', () => {
     await expect(grades.submit({ scoreGiven: 1, scoreMaximum: 10 }, { retry: { retries: 0 } })).rejects.toMatchObject({ code: 'LTIAAS_UNAVAILABLE' });
     expect(scorePosts(harness)).toHaveLength(1);
     harness.emulator.clearFaults();
-    harness.emulator.fail({ method: 'POST', path: /\/scores$/, delayMs: 600 });
-    await expect(grades.submit({ scoreGiven: 1, scoreMaximum: 10 }, { timeoutMs: 2000 })).resolves.toMatchObject({ status: 'submitted' });
+    harness.emulator.clearRequests();
+    // Every score POST takes 600 ms, twice the instance's 300 ms timeout: only the override lets it through.
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, delayMs: 600, times: Infinity });
+    await expect(grades.submit({ scoreGiven: 1, scoreMaximum: 10 }, { timeoutMs: 2000, retry: { retries: 0 } })).resolves.toMatchObject({ status: 'submitted' });
+    expect(scorePosts(harness)).toHaveLength(1);
   });
 
   it('refuses bad per-call overrides before sending anything', async () => {

@@ -113,6 +113,13 @@ describe('score timestamps', () => {
     expect(clock.stamp('other-li', 'u')).toBe(first);
   });
 
+  it('come after a timestamp fixed elsewhere (a queued grade) for the same line item and user', () => {
+    const clock = new ScoreClock(() => 1_000);
+    clock.observe('li', 'u', new Date(5_000).toISOString());
+    expect(Date.parse(clock.stamp('li', 'u'))).toBeGreaterThan(5_000);
+    expect(Date.parse(clock.stamp('li', 'other'))).toBe(1_000);
+  });
+
   it('stay increasing when the wall clock steps back', () => {
     let now = 5_000;
     const clock = new ScoreClock(() => now);

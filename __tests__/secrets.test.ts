@@ -1,5 +1,7 @@
 // No secret leaks: the API key, ltiks and service keys never appear in responses, errors (five ways) or logs.
+import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
+import pino from 'pino';
 import request from 'supertest';
 import type { ErrorRequestHandler } from 'express';
 import type { FaultSpec, LaunchDescription } from 'express-ltiaas-grades/testing';
@@ -12,6 +14,19 @@ function recordingLogger() {
     lines.push(`${level} ${message} ${JSON.stringify(fields)} ${inspect(fields, { depth: Infinity })}`);
   };
   return { lines, logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') } };
+}
+
+/** The error as a real pino logger writes it with its standard `err` serializer. */
+async function serializedByPino(error: Error): Promise<string> {
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  pino({}, sink).error({ err: error }, 'grading failed');
+  return chunks.join('');
 }
 
 interface Scenario {
@@ -79,6 +94,13 @@ describe.each(EXPRESS_VERSIONS)('secrets on %s', (_name, expressLib) => {
       json: JSON.stringify(error),
       inspect: inspect(error, { depth: Infinity, showHidden: true }),
       stack: error.stack ?? '',
+      // What error reporters copy (pino's err serializer, Sentry): every own property, enumerable or not.
+      ownProperties: inspect(
+        Object.fromEntries(Object.getOwnPropertyNames(error).map((key) => [key, (error as unknown as Record<string, unknown>)[key]])),
+        { depth: Infinity, showHidden: true },
+      ),
+      spread: JSON.stringify({ ...error }),
+      pino: await serializedByPino(error),
       log: log.lines.join('\n'),
     };
     const secrets = [API_KEY, launch.ltik, launch.serviceKey].filter((s): s is string => Boolean(s));

@@ -69,6 +69,13 @@ describe('service key store', () => {
     await store.save({ ...record, serviceKey: 'key-2', updatedAt: new Date().toISOString() });
     expect(await store.get(record)).toMatchObject({ serviceKey: 'key-2' });
     expect(JSON.parse(await fs.readFile(file, 'utf8'))).toEqual([expect.objectContaining({ serviceKey: 'key-2' })]);
+
+    // An unchanged record is rewritten once it is older than refreshAfterMs (0 here: every time).
+    const eager = fileServiceKeyStore({ file: path.join(dir, 'eager.json'), refreshAfterMs: 0 });
+    await eager.save(record);
+    const seenLater = new Date(Date.parse(record.updatedAt) + 1000).toISOString();
+    await eager.save({ ...record, updatedAt: seenLater });
+    expect(JSON.parse(await fs.readFile(path.join(dir, 'eager.json'), 'utf8'))).toEqual([expect.objectContaining({ updatedAt: seenLater })]);
     harness = await startHarness();
   });
 });

@@ -1,6 +1,6 @@
 // submitGrade end to end over loopback HTTP: the pattern, the rules, and every error code, on Express 4 and 5.
 import request from 'supertest';
-import { EXPRESS_VERSIONS, quizApp, startHarness, type Harness } from './helpers/harness';
+import { EXPRESS_VERSIONS, quizApp, startHarness, type Harness, expectNoLtiaasCalls } from './helpers/harness';
 
 describe.each(EXPRESS_VERSIONS)('submitGrade on %s', (_name, expressLib) => {
   let harness: Harness;
@@ -82,7 +82,7 @@ describe.each(EXPRESS_VERSIONS)('submitGrade on %s', (_name, expressLib) => {
     const res = await request(app).post('/quiz/1/finish').send({ answers: ['b'] });
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: { code: 'LTIK_MISSING', message: expect.stringMatching(/No ltik/) } });
-    expect(harness.emulator.requests).toHaveLength(0);
+    await expectNoLtiaasCalls(harness.emulator);
   });
 
   it('LTIK_INVALID: 401 when LTIAAS refuses the ltik', async () => {
@@ -102,7 +102,7 @@ describe.each(EXPRESS_VERSIONS)('submitGrade on %s', (_name, expressLib) => {
     const res = await request(bad).post(`/finish?ltik=${launch.ltik}`);
     expect(res.status).toBe(400);
     expect(res.body.error).toEqual({ code: 'SCORE_INVALID', message: expect.stringMatching(/scoreGiven.*greater than or equal to 0/) });
-    expect(harness.emulator.requests).toHaveLength(0);
+    await expectNoLtiaasCalls(harness.emulator);
   });
 
   it('GRADES_UNAVAILABLE: 403, and no line item or score call', async () => {
@@ -143,6 +143,14 @@ describe.each(EXPRESS_VERSIONS)('submitGrade on %s', (_name, expressLib) => {
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe('LTIAAS_UNAVAILABLE');
     expect(res.body.error.message).toMatch(/try again later/);
+  });
+
+  it('passes LTIAAS\'s Retry-After on to the browser with LTIAAS_UNAVAILABLE', async () => {
+    const launch = harness.emulator.launch({ lineItem: { label: 'L', scoreMaximum: 5 } });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 429, headers: { 'Retry-After': '120' }, times: Infinity });
+    const res = await request(app).post(`/activity/finish?ltik=${launch.ltik}`);
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('120');
   });
 
   it('LTIAAS_UNAVAILABLE when LTIAAS cannot be reached at all', async () => {

@@ -72,3 +72,13 @@ export function quizApp(expressLib: typeof express5, grades: LtiaasGrades, confi
   app.use(grades.errorHandler());
   return app;
 }
+
+/**
+ * Asserts that LTIAAS was never called, after giving any call made in the background (a promise
+ * not awaited by the request) time to arrive: a check right after the response would miss it.
+ */
+export async function expectNoLtiaasCalls(emulator: LtiaasEmulator, settleMs = 200): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  expect(emulator.requests).toHaveLength(0);
+  expect(emulator.connectionCount).toBe(0);
+}
