@@ -56,19 +56,25 @@ describe('outbox across kill -9', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
+  /** Starts the tool, takes LTIAAS away, and has every launch's student finish: the answers the tool gave. */
+  async function finishWhileLtiaasIsDown(env: Record<string, string>, launches: Array<{ ltik: string }>, points: (index: number) => number) {
+    const tool = await startTool(env);
+    children.push(tool.child);
+    await emulator.unreachable();
+    const answers = await Promise.all(
+      launches.map(async (launch, i) => {
+        const res = await fetch(`http://127.0.0.1:${tool.port}/finish?ltik=${launch.ltik}&points=${points(i)}`, { method: 'POST' });
+        return { status: res.status, body: (await res.json()) as { status: string; id: string } };
+      }),
+    );
+    return { tool, answers };
+  }
+
   it('delivers all 20 grades after a restart, none twice, in one line item', async () => {
     const env = { LTIAAS_URL: emulator.url, LTIAAS_API_KEY: API_KEY, OUTBOX_DIR: dir };
     const launches = Array.from({ length: 20 }, (_, i) => emulator.launch({ user: { id: `crash-${i}` }, context: { id: 'crash-course' } }));
 
-    const first = await startTool(env);
-    children.push(first.child);
-    await emulator.unreachable();
-    const answers = await Promise.all(
-      launches.map(async (launch, i) => {
-        const res = await fetch(`http://127.0.0.1:${first.port}/finish?ltik=${launch.ltik}&points=${i % 11}`, { method: 'POST' });
-        return { status: res.status, body: (await res.json()) as { status: string; id: string } };
-      }),
-    );
+    const { tool: first, answers } = await finishWhileLtiaasIsDown(env, launches, (i) => i % 11);
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(202));
     expect(answers.every((a) => a.body.status === 'queued')).toBe(true);
 
@@ -97,13 +103,8 @@ describe('outbox across kill -9', () => {
   it('loses nothing when killed in the middle of delivering; a repeat carries the same timestamp', async () => {
     const env = { LTIAAS_URL: emulator.url, LTIAAS_API_KEY: API_KEY, OUTBOX_DIR: dir };
     const launches = Array.from({ length: 20 }, (_, i) => emulator.launch({ user: { id: `mid-${i}` }, context: { id: 'mid-course' } }));
-    const first = await startTool(env);
-    children.push(first.child);
-    await emulator.unreachable();
-    const statuses = await Promise.all(
-      launches.map(async (launch) => (await fetch(`http://127.0.0.1:${first.port}/finish?ltik=${launch.ltik}&points=5`, { method: 'POST' })).status),
-    );
-    expect(statuses).toEqual(Array(20).fill(202));
+    const { tool: first, answers } = await finishWhileLtiaasIsDown(env, launches, () => 5);
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(202));
     await killed(first.child);
 
     // Slow LTIAAS, so the next run is killed while deliveries are under way.
