@@ -1,28 +1,31 @@
 // The LTIAAS grade endpoints, one method each: paths, encoding, and checks on what comes back.
-import { LtiaasUnavailableError } from '../errors';
-import type { IdToken, LineItem, ScorePayload, LineItemFilters, LineItemsPage, Result, ResultFilters, ResultsPage } from '../types';
+import type Joi from 'joi';
+import type { IdToken, LineItem, ScorePayload, LineItemFilters, LineItemsPage, ResultFilters, ResultsPage } from '../types';
+import {
+  checkAnswer,
+  createdLineItemAnswer,
+  idTokenAnswer,
+  lineItemAnswer,
+  lineItemsPageAnswer,
+  resultsPageAnswer,
+} from './answerSchemas';
 import type { Credential } from './credentials';
-import type { CallOptions, HttpMethod, LtiaasTransport } from './transport';
+import type { CallOptions, HttpMethod, LtiaasResponse, LtiaasTransport } from './transport';
+import { errorFromMalformedAnswer } from './upstreamErrors';
 
 /** A line item id in a path: encoded exactly once, as ltiaas-api.md requires. */
 const lineItemPath = (lineItemId: string) => `/api/lineitems/${encodeURIComponent(lineItemId)}`;
 
-/** LTIAAS answered 2xx with something we cannot use: treat as a bad gateway, not as success. */
-function malformed(method: HttpMethod, endpoint: string, what: string): LtiaasUnavailableError {
-  return new LtiaasUnavailableError({
-    status: 502,
-    code: 'LTIAAS_UNAVAILABLE',
-    message: `LTIAAS answered ${method} ${endpoint} with ${what}.`,
-    retryable: true,
-    upstream: { method, endpoint, kind: 'http' },
-  });
-}
-
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 
-function asLineItem(data: unknown, method: HttpMethod, endpoint: string): LineItem {
-  if (!isObject(data) || typeof data.id !== 'string') throw malformed(method, endpoint, 'no line item id');
-  return data as LineItem;
+/**
+ * The answer checked against its endpoint's schema. A 2xx answer the package cannot use is a
+ * bad gateway (LTIAAS_UNAVAILABLE), never a success: retryable when repeating the call is safe.
+ */
+function readAnswer<T>(schema: Joi.Schema, response: LtiaasResponse<unknown>, method: HttpMethod, endpoint: string, retryable: boolean): T {
+  const checked = checkAnswer<T>(schema, response.data);
+  if ('problem' in checked) throw errorFromMalformedAnswer({ method, endpoint }, response.status, checked.problem, retryable);
+  return checked.value;
 }
 
 /** A `url` filter replaces all others (LTIAAS ignores them), so only it is sent. */
@@ -36,55 +39,51 @@ export class LtiaasApi {
   /** `GET /api/idtoken`: ltik only. */
   async idToken(ltik: string, options?: CallOptions): Promise<IdToken> {
     const endpoint = '/api/idtoken';
-    const { data } = await this.transport.send<unknown>(
+    const response = await this.transport.send<unknown>(
       { method: 'GET', path: endpoint, endpoint, credential: { kind: 'ltik', ltik }, idempotent: true },
       options,
     );
-    const token = data as IdToken;
-    if (!isObject(data) || !isObject(token.user) || typeof token.user.id !== 'string' || token.user.id === '') {
-      throw malformed('GET', endpoint, 'an ID token without user.id');
-    }
-    // Lenient: a token without the services block means no grade service.
-    const services = isObject(token.services) ? token.services : ({} as IdToken['services']);
-    const grades = isObject(services.assignmentAndGrades) ? services.assignmentAndGrades : { available: false };
+    const token = readAnswer<IdToken>(idTokenAnswer, response, 'GET', endpoint, true);
+    // Lenient where nothing depends on it: roles and launch details may be absent.
     return {
       ...token,
       user: { ...token.user, roles: Array.isArray(token.user.roles) ? token.user.roles : [] },
-      platform: isObject(token.platform) ? token.platform : ({ id: '' } as IdToken['platform']),
       launch: isObject(token.launch) ? token.launch : {},
-      services: { ...services, assignmentAndGrades: { ...grades, available: grades.available === true } },
     };
   }
 
   /** `GET /api/lineitems`: one page. */
   async listLineItems(credential: Credential, filters: LineItemFilters = {}, options?: CallOptions): Promise<LineItemsPage> {
     const endpoint = '/api/lineitems';
-    const { data } = await this.transport.send<unknown>(
+    const response = await this.transport.send<unknown>(
       { method: 'GET', path: endpoint, endpoint, query: pageQuery(filters), credential, idempotent: true },
       options,
     );
-    if (!isObject(data) || !Array.isArray(data.lineItems)) throw malformed('GET', endpoint, 'no lineItems list');
-    return data as unknown as LineItemsPage;
+    return readAnswer<LineItemsPage>(lineItemsPageAnswer, response, 'GET', endpoint, true);
   }
 
   /** `GET /api/lineitems/:lineItemId`. */
   async getLineItem(credential: Credential, lineItemId: string, options?: CallOptions): Promise<LineItem> {
     const endpoint = '/api/lineitems/:lineItemId';
-    const { data } = await this.transport.send<unknown>(
+    const response = await this.transport.send<unknown>(
       { method: 'GET', path: lineItemPath(lineItemId), endpoint, credential, idempotent: true, meta: { lineItemId } },
       options,
     );
-    return asLineItem(data, 'GET', endpoint);
+    return readAnswer<LineItem>(lineItemAnswer, response, 'GET', endpoint, true);
   }
 
-  /** `POST /api/lineitems`: not idempotent (a repeat makes a second column), so retried only when nothing was sent. */
+  /**
+   * `POST /api/lineitems`: not idempotent (a repeat makes a second column), so retried only when
+   * nothing was sent. A 201 without a readable id is not retryable here: the column may exist,
+   * and only a caller that searches first (the line item resolver) may try again.
+   */
   async createLineItem(credential: Credential, body: Record<string, unknown>, options?: CallOptions): Promise<LineItem> {
     const endpoint = '/api/lineitems';
-    const { data } = await this.transport.send<unknown>(
+    const response = await this.transport.send<unknown>(
       { method: 'POST', path: endpoint, endpoint, body, credential, idempotent: false },
       options,
     );
-    return asLineItem(data, 'POST', endpoint);
+    return readAnswer<LineItem>(createdLineItemAnswer, response, 'POST', endpoint, false);
   }
 
   /** `PUT /api/lineitems/:lineItemId`: replaces the whole line item. */
@@ -128,7 +127,7 @@ export class LtiaasApi {
   /** `GET /api/lineitems/:lineItemId/scores`: one page of results. */
   async listResults(credential: Credential, lineItemId: string, filters: ResultFilters = {}, options?: CallOptions): Promise<ResultsPage> {
     const endpoint = '/api/lineitems/:lineItemId/scores';
-    const { data } = await this.transport.send<unknown>(
+    const response = await this.transport.send<unknown>(
       {
         method: 'GET',
         path: `${lineItemPath(lineItemId)}/scores`,
@@ -140,7 +139,6 @@ export class LtiaasApi {
       },
       options,
     );
-    if (!isObject(data) || !Array.isArray(data.scores)) throw malformed('GET', endpoint, 'no scores list');
-    return { ...(data as unknown as ResultsPage), scores: data.scores as Result[] };
+    return readAnswer<ResultsPage>(resultsPageAnswer, response, 'GET', endpoint, true);
   }
 }

@@ -8,6 +8,7 @@ import {
   type UpstreamFailure,
 } from '../errors';
 import { redactSecrets } from '../redact';
+import type { AnswerProblem } from './answerSchemas';
 import type { Credential } from './credentials';
 
 /** What we say about the failed call: method and endpoint template, never ids or secrets. */
@@ -162,4 +163,36 @@ export function errorFromTransport(
     retryable: true,
     upstream: { method: call.method, endpoint: call.endpoint, kind },
   });
+}
+
+/**
+ * An error for a 2xx answer the package cannot use (a field it relies on is missing or of the
+ * wrong type): a bad gateway, never a success. The message names the endpoint and the field,
+ * never a value. `retryable` only where repeating the call is safe.
+ */
+export function errorFromMalformedAnswer(
+  call: Pick<CallDescription, 'method' | 'endpoint'>,
+  status: number,
+  fault: AnswerProblem,
+  retryable: boolean,
+): LtiaasUnavailableError {
+  const where = `${call.method} ${call.endpoint}`;
+  const what = fault.field === 'body' ? `its body ${fault.problem}` : `${fault.field} ${fault.problem}`;
+  const advice = retryable
+    ? 'try again later'
+    : 'the call may have been acted on, so look before repeating it (a repeated creation makes a second column)';
+  return new LtiaasUnavailableError({
+    status: 502,
+    code: 'LTIAAS_UNAVAILABLE',
+    message: `LTIAAS answered ${where} with ${status} but an answer the package cannot use: ${what}; ${advice}.`,
+    retryable,
+    upstream: { method: call.method, endpoint: call.endpoint, kind: 'http', status },
+  });
+}
+
+/** True for a line item creation that LTIAAS answered 2xx with a body the package cannot read: the column may exist. */
+export function isUnreadableCreation(error: unknown): error is LtiaasUnavailableError {
+  if (!(error instanceof LtiaasGradesError) || error.code !== 'LTIAAS_UNAVAILABLE') return false;
+  const upstream = error.upstream;
+  return upstream?.method === 'POST' && upstream.endpoint === '/api/lineitems' && upstream.status !== undefined && upstream.status >= 200 && upstream.status < 300;
 }

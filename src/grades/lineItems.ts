@@ -43,7 +43,11 @@ export class LineItems {
     return this.api.getLineItem(this.credential(), validateLineItemId(lineItemId), options);
   }
 
-  /** Creates a column. To avoid duplicate columns, prefer `findOrCreateLineItem`. */
+  /**
+   * Creates a column. To avoid duplicate columns, prefer `findOrCreateLineItem`. A 201 whose body
+   * has no readable id throws LTIAAS_UNAVAILABLE with `retryable: false`: the column may exist, so
+   * list by `resourceId` before creating it again.
+   */
   async create(lineItem: LineItemInput, options?: CallOptions): Promise<LineItem> {
     return this.api.createLineItem(this.credential(), { ...validateLineItemInput(lineItem) }, options);
   }
