@@ -1,5 +1,5 @@
 // The retry policy: what is retried, the backoff window, and Retry-After parsing.
-import { isRetryableFailure, parseRetryAfter, retryDelayMs } from '../src/client/retryPolicy';
+import { isRetryableFailure, MAX_TIMER_DELAY_MS, parseRetryAfter, retryDelayMs } from '../src/client/retryPolicy';
 
 const policy = { retries: 3, minDelayMs: 100, maxDelayMs: 1000 };
 
@@ -56,5 +56,30 @@ describe('retry policy', () => {
     expect(parseRetryAfter('Fri, 27 Nov 2026 11:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon')).toBeUndefined();
     expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+  it('never waits longer than maxDelayMs, whatever Retry-After asks', () => {
+    expect(retryDelayMs(0, policy, 99_999_999_000, () => 0)).toBe(1000);
+    expect(retryDelayMs(0, policy, Infinity, () => 0)).toBe(1000);
+    expect(retryDelayMs(0, policy, Number.NaN, () => 0)).toBe(100);
+  });
+
+  it('never returns more than a timer can hold, even for a maxDelayMs above it', () => {
+    const generous = { retries: 0, minDelayMs: 1000, maxDelayMs: 10 * MAX_TIMER_DELAY_MS };
+    expect(retryDelayMs(40, generous, undefined, () => 1)).toBe(MAX_TIMER_DELAY_MS);
+    expect(MAX_TIMER_DELAY_MS).toBe(2 ** 31 - 1);
+  });
+
+  it('keeps the wait a finite number after thousands of failed rounds, with minDelayMs 0', () => {
+    const delay = retryDelayMs(5000, { retries: 0, minDelayMs: 0, maxDelayMs: 1000 }, undefined, () => 1);
+    expect(Number.isFinite(delay)).toBe(true);
+    expect(delay).toBeLessThanOrEqual(1000);
+  });
+
+  it('bounds a Retry-After of years (seconds or a date in 9999) to what a timer can hold', () => {
+    const now = Date.parse('2026-11-27T12:00:00Z');
+    expect(parseRetryAfter('99999999', now)).toBe(MAX_TIMER_DELAY_MS);
+    expect(parseRetryAfter('9'.repeat(400), now)).toBe(MAX_TIMER_DELAY_MS);
+    expect(parseRetryAfter('Fri, 31 Dec 9999 23:59:59 GMT', now)).toBe(MAX_TIMER_DELAY_MS);
+    expect(parseRetryAfter('120', now)).toBe(120_000);
   });
 });

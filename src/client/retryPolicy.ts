@@ -36,23 +36,37 @@ export function isTransientFailure(failure: AttemptFailure): boolean {
 }
 
 /**
+ * The longest delay `setTimeout` takes: above it Node fires after 1 ms instead, which would turn
+ * a long wait into a busy loop.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/**
  * Full jitter: a random wait between `minDelayMs` and the exponential ceiling
  * `minDelayMs * 2^attempt` (capped at `maxDelayMs`), so that many clients retrying after one
- * outage spread out instead of arriving together. A `Retry-After` is a floor.
- * `attempt` counts retries from 0.
+ * outage spread out instead of arriving together. A `Retry-After` is a floor, but no wait is
+ * ever longer than `maxDelayMs` (nor than a timer can hold): a server asking for days or for
+ * year 9999 must not stop the outbox. (A live request does not wait at all for a Retry-After
+ * above `maxDelayMs`: the transport fails it at once instead.) `attempt` counts retries from 0.
  */
 export function retryDelayMs(attempt: number, policy: ResolvedRetry, retryAfterMs?: number, random = Math.random): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** attempt);
+  // 2^31 times any minDelayMs >= 1 is past every cap; a larger exponent only risks Infinity * 0.
+  const exponent = Math.min(Math.max(0, attempt), 31);
+  const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** exponent);
   const jittered = policy.minDelayMs + random() * Math.max(0, ceiling - policy.minDelayMs);
-  return Math.round(Math.max(jittered, retryAfterMs ?? 0));
+  const floor = retryAfterMs !== undefined && !Number.isNaN(retryAfterMs) ? retryAfterMs : 0;
+  return Math.round(Math.min(Math.max(jittered, floor), policy.maxDelayMs, MAX_TIMER_DELAY_MS));
 }
 
-/** `Retry-After` as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+/**
+ * `Retry-After` as seconds or an HTTP date, in ms from now; undefined when absent or unreadable.
+ * Bounded to [0, MAX_TIMER_DELAY_MS], so that a huge value stays a finite number a timer can hold.
+ */
 export function parseRetryAfter(header: unknown, now = Date.now()): number | undefined {
   if (typeof header !== 'string' || header.trim() === '') return undefined;
   const value = header.trim();
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  if (/^\d+$/.test(value)) return Math.min(Number(value) * 1000, MAX_TIMER_DELAY_MS);
   const date = Date.parse(value);
   if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
+  return Math.min(Math.max(0, date - now), MAX_TIMER_DELAY_MS);
 }
