@@ -1,6 +1,10 @@
 // The shapes LTIAAS answers with (ID token, line items, results), parsed leniently as ltiaas-api.md decides.
 
-/** The launch's ID token as LTIAAS formats it. Unknown fields are kept; only `user.id` and `services.assignmentAndGrades.available` are relied on. */
+/**
+ * The launch's ID token as LTIAAS formats it. Unknown fields are kept; the fields relied on
+ * (`user.id`, `platform.id`, `services.assignmentAndGrades.available`, and the ids of the
+ * context, resource link and coupled line item when present) are checked on arrival.
+ */
 export interface IdToken {
   user: {
     id: string;
