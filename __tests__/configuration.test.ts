@@ -1,6 +1,9 @@
 // Settings checked before anything is sent: one retry schema everywhere, submitMany's overrides, and redaction of every secret given.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ltiaasClient, type LtiaasClient } from 'express-ltiaas-grades';
 import { startEmulator, type LtiaasEmulator } from 'express-ltiaas-grades/testing';
+import { redactSecrets, REDACTED } from '../src/redact';
 import { API_KEY } from './helpers/harness';
 
 async function failure(promise: Promise<unknown>): Promise<Error & { code?: string }> {
@@ -103,5 +106,37 @@ describe('settings checked before anything is sent', () => {
       const outcomes = await key.submitMany([score], { lineItem: launch.lineItemId!, retry: largest, timeoutMs: 600_000 });
       expect(outcomes).toEqual([expect.objectContaining({ status: 'submitted' })]);
     });
+  });
+});
+
+describe('redaction of every secret it is given', () => {
+  it('replaces short secrets too, and a secret inside a longer one leaves nothing of either', () => {
+    expect(redactSecrets('key k-42 and k-42 again', ['k-42'])).toBe(`key ${REDACTED} and ${REDACTED} again`);
+    expect(redactSecrets('token abc.def', ['abc', 'abc.def'])).toBe(`token ${REDACTED}`);
+    expect(redactSecrets('nothing to hide', ['', undefined])).toBe('nothing to hide');
+  });
+
+  it('scrubs a short service key out of what the LMS said', async () => {
+    const shortServiceKey = 'sk-42';
+    const server = http.createServer((_req, res) => {
+      res.writeHead(422, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          status: 422,
+          error: 'Unprocessable Entity',
+          details: { message: 'The LMS refused the score', bodyReceived: { message: `Token ${shortServiceKey} may not grade this user` }, externalError: true },
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = ltiaasClient({ ltiaasUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: API_KEY, retry: { retries: 0 } });
+    try {
+      const error = await failure(client.withServiceKey(shortServiceKey).submitScore('li-1', { userId: 'u1', scoreGiven: 1, scoreMaximum: 5 }));
+      expect(error).toMatchObject({ code: 'LTIAAS_REJECTED', lmsMessage: `Token ${REDACTED} may not grade this user` });
+      expect(JSON.stringify(error)).not.toContain(shortServiceKey);
+      expect(error.message).not.toContain(shortServiceKey);
+    } finally {
+      await client.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
