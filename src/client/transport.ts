@@ -6,8 +6,11 @@ import type { LtiaasGradesError } from '../errors';
 import type { ResolvedLogger } from '../logger';
 import { resolveCallOptions, type CallOptions } from './callOptions';
 import { authorizationHeader, secretOf, type Credential } from './credentials';
+import { proxyFromEnv } from './envProxy';
+import { TUNNEL_REFUSED } from './proxyTunnel';
 import type { ResolvedRetry } from './retrySchema';
 import { isRetryableFailure, parseRetryAfter, retryDelayMs, type AttemptFailure } from './retryPolicy';
+import { TunnelAgent } from './tunnelAgent';
 import { errorFromResponse, errorFromTransport, type CallDescription } from './upstreamErrors';
 
 export type { CallOptions } from './callOptions';
@@ -57,8 +60,8 @@ export interface TransportConfig {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
 
-/** Codes meaning the connection was never made, so nothing reached LTIAAS. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Codes meaning the connection was never made (or the proxy refused the tunnel), so nothing reached LTIAAS. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', TUNNEL_REFUSED]);
 
 /** `encodeURIComponent` on every key and value, as ltiaas-api.md asks for `?url=`. */
 export function encodeQuery(query: LtiaasRequest['query']): string {
@@ -75,12 +78,18 @@ export class LtiaasTransport {
   private readonly httpsAgent: https.Agent;
 
   constructor(private readonly config: TransportConfig) {
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: config.maxSockets });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: config.maxSockets });
+    const pool = { keepAlive: true, maxSockets: config.maxSockets };
+    // Read once: the proxy for an https LTIAAS, through a CONNECT tunnel; plain http never takes one.
+    const proxy = proxyFromEnv(new URL(config.ltiaasUrl));
+    this.httpAgent = new http.Agent(pool);
+    this.httpsAgent = proxy ? new TunnelAgent(proxy, pool) : new https.Agent(pool);
     this.http = axios.create({
       baseURL: config.ltiaasUrl,
       httpAgent: this.httpAgent,
       httpsAgent: this.httpsAgent,
+      // axios's own proxying would hand an http request, Authorization header included, to the
+      // proxy, and for https it builds a tunnel agent of its own outside our pool and maxSockets.
+      proxy: false,
       // A redirect would carry the API key elsewhere; LTIAAS's API does not redirect.
       maxRedirects: 0,
       // Every status is classified here, so axios never builds an error holding our headers.
