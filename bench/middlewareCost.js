@@ -4,7 +4,7 @@ const { ltiaasGrades } = require('express-ltiaas-grades');
 const LTIK = `eyJhbGciOiJIUzI1NiJ9.${'x'.repeat(600)}.signature`;
 
 function run({ calls = 1_000_000 } = {}) {
-  const grades = ltiaasGrades({ ltiaasUrl: 'http://127.0.0.1:9', apiKey: 'bench-api-key' });
+  const grades = ltiaasGrades({ ltiaasUrl: 'http://127.0.0.1:9', apiKey: 'bench-api-key-0123456' });
   const middleware = grades.middleware();
   const cases = {
     withLtik: { url: `/page?ltik=${LTIK}`, originalUrl: `/page?ltik=${LTIK}`, headers: {}, body: undefined },

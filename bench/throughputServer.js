@@ -2,7 +2,7 @@
 const express = require('express');
 const { ltiaasGrades } = require('express-ltiaas-grades');
 
-const grades = ltiaasGrades({ ltiaasUrl: 'http://127.0.0.1:9', apiKey: 'bench-api-key' });
+const grades = ltiaasGrades({ ltiaasUrl: 'http://127.0.0.1:9', apiKey: 'bench-api-key-0123456' });
 const app = express();
 const page = (req, res) => {
   res.json({ ok: true });

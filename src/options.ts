@@ -1,6 +1,9 @@
 // The options of ltiaasGrades(): their joi schema, defaults, and the resolved config the package runs on.
 import Joi from 'joi';
 import type { Request } from 'express';
+import { timeoutMsSchema } from './client/callOptions';
+import { LTIAAS_URL_MESSAGES, ltiaasUrlProblem } from './client/ltiaasUrl';
+import { retryOptionsSchema, type ResolvedRetry, type RetryOptions } from './client/retrySchema';
 import { OptionsError } from './errors';
 import { resolveLogger, type Logger, type ResolvedLogger } from './logger';
 import { GradeOutbox } from './outbox/gradeOutbox';
@@ -9,18 +12,7 @@ import { isServiceKeyStore, type ServiceKeyStore } from './serviceKeys/serviceKe
 /** Where the middleware looks for the ltik. */
 export type LtikSource = 'query' | 'body' | 'header';
 
-/** Retry policy for LTIAAS calls. */
-export interface RetryOptions {
-  /** Retries after the first attempt. Default `3`; `0` disables retrying. */
-  retries?: number;
-  /** Smallest wait before a retry, in ms. Default `200`. */
-  minDelayMs?: number;
-  /**
-   * Largest wait before a retry, in ms. Default `5000`. A `Retry-After` longer than this is not
-   * waited for inside the request: the call fails as retryable (and an outbox takes the grade).
-   */
-  maxDelayMs?: number;
-}
+export type { RetryOptions, ResolvedRetry } from './client/retrySchema';
 
 /** Size and lifetime of one cache. */
 export interface CacheOptions {
@@ -32,10 +24,21 @@ export interface CacheOptions {
 
 /** Options of {@link ltiaasGrades}. */
 export interface LtiaasGradesOptions {
-  /** Base URL of your LTIAAS domain, http or https, any host and port, e.g. `https://your.ltiaas.com`. Required. */
+  /**
+   * Base URL of your LTIAAS domain, any host and port, e.g. `https://your.ltiaas.com`. Required.
+   * https, or http for an emulator on this machine (localhost, 127.0.0.0/8, ::1) or, with
+   * `allowInsecureHttp`, elsewhere. No user name or password, query string or fragment.
+   * An https LTIAAS is reached through the proxy of `HTTPS_PROXY` (unless `NO_PROXY` lists its
+   * host) by a CONNECT tunnel, so the proxy never sees the API key; http never uses a proxy.
+   */
   ltiaasUrl: string;
-  /** Your LTIAAS API key. Required. Sent only to `ltiaasUrl`, never logged or exposed. */
+  /** Your LTIAAS API key (at least 16 characters). Required. Sent only to `ltiaasUrl`, never logged or exposed. */
   apiKey: string;
+  /**
+   * Allows an `http:` ltiaasUrl on a host other than this machine, e.g. an emulator on a test
+   * network. Default `false`: the API key then only ever travels over https (or loopback).
+   */
+  allowInsecureHttp?: boolean;
   /** Deadline of each LTIAAS call (per attempt) in ms. Default `10000`. */
   timeoutMs?: number;
   /** Retries of LTIAAS calls that failed in a way that may pass. Default `{ retries: 3, minDelayMs: 200, maxDelayMs: 5000 }`. */
@@ -74,16 +77,11 @@ export interface LtiaasGradesOptions {
 /** Options of `ltiaasClient()`: those of `ltiaasGrades()` without the ones about requests. */
 export type LtiaasClientOptions = Omit<LtiaasGradesOptions, 'ltikSources' | 'extractLtik'>;
 
-export interface ResolvedRetry {
-  retries: number;
-  minDelayMs: number;
-  maxDelayMs: number;
-}
-
 /** The options after validation, with every default filled in. */
 export interface ResolvedOptions {
   ltiaasUrl: string;
   apiKey: string;
+  allowInsecureHttp: boolean;
   timeoutMs: number;
   retry: ResolvedRetry;
   ltikSources: LtikSource[];
@@ -97,17 +95,6 @@ export interface ResolvedOptions {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export const retrySchema = Joi.object({
-  retries: Joi.number().integer().min(0).max(10).default(3),
-  minDelayMs: Joi.number().integer().min(0).max(60_000).default(200),
-  maxDelayMs: Joi.number().integer().min(0).max(600_000).default(5000),
-})
-  .custom((value: ResolvedRetry, helpers) =>
-    value.minDelayMs > value.maxDelayMs ? helpers.error('retry.range') : value,
-  )
-  .messages({ 'retry.range': '{{#label}} needs minDelayMs <= maxDelayMs' })
-  .default();
-
 const cacheSchema = (max: number, ttlMs: number, maxTtlMs: number) =>
   Joi.object({
     max: Joi.number().integer().min(1).max(10_000_000).default(max),
@@ -119,18 +106,35 @@ const isLogger = (value: unknown) =>
   value !== null &&
   ['debug', 'info', 'warn', 'error'].some((level) => typeof (value as Record<string, unknown>)[level] === 'function');
 
-const optionsSchema = Joi.object({
-  ltiaasUrl: Joi.string()
+/** The URL rules of ltiaasUrl.ts; trailing slashes are dropped so endpoint paths join cleanly. */
+const ltiaasUrlSchema = (allowInsecureHttp: boolean) =>
+  Joi.string()
     .trim()
     .uri({ scheme: ['http', 'https'] })
     .required()
-    .custom((value: string) => value.replace(/\/+$/, '')),
+    .custom((value: string, helpers) => {
+      const problem = ltiaasUrlProblem(value, allowInsecureHttp);
+      return problem ? helpers.error(`ltiaasUrl.${problem}`) : value.replace(/\/+$/, '');
+    })
+    .messages(LTIAAS_URL_MESSAGES);
+
+/** LTIAAS API keys are long; a short one is a mistake, and short secrets cannot be redacted reliably. */
+const MIN_API_KEY_LENGTH = 16;
+
+/** One schema per option, keyed by the options interface so that neither can gain a key alone. */
+const optionSchemas: Record<keyof LtiaasGradesOptions, Joi.Schema> = {
+  ltiaasUrl: Joi.when('allowInsecureHttp', { is: true, then: ltiaasUrlSchema(true), otherwise: ltiaasUrlSchema(false) }),
   apiKey: Joi.string()
+    .min(MIN_API_KEY_LENGTH)
     .pattern(/^[^\s:]+$/)
     .required()
-    .messages({ 'string.pattern.base': '{{#label}} must be the bare key, without spaces, ":" or a "Bearer " prefix' }),
-  timeoutMs: Joi.number().integer().min(1).max(600_000).default(10_000),
-  retry: retrySchema,
+    .messages({
+      'string.min': `{{#label}} is too short to be an LTIAAS API key (they have at least ${MIN_API_KEY_LENGTH} characters)`,
+      'string.pattern.base': '{{#label}} must be the bare key, without spaces, ":" or a "Bearer " prefix',
+    }),
+  allowInsecureHttp: Joi.boolean().default(false),
+  timeoutMs: timeoutMsSchema.default(10_000),
+  retry: retryOptionsSchema,
   ltikSources: Joi.array()
     .items(Joi.string().valid('query', 'body', 'header'))
     .unique()
@@ -154,14 +158,20 @@ const optionsSchema = Joi.object({
     if (!isServiceKeyStore(value)) throw new Error('must have save, get and list methods');
     return value;
   }),
-});
+};
 
-const clientSchema = optionsSchema.fork(['ltikSources', 'extractLtik'], (schema) => schema.forbidden());
+const optionsSchema = Joi.object(optionSchemas);
 
-/** How to fix each option, appended to the validation message. */
-const FIXES: Record<string, string> = {
+/** The options of ltiaasGrades() that are about requests, so ltiaasClient() has no use for them. */
+const REQUEST_OPTIONS = ['ltikSources', 'extractLtik'] as const satisfies readonly (keyof LtiaasGradesOptions)[];
+
+const clientSchema = optionsSchema.fork([...REQUEST_OPTIONS], (schema) => schema.forbidden());
+
+/** How to fix each option, appended to its complaint. Typed by the interface: a new option needs its fix. */
+const FIXES: Record<keyof LtiaasGradesOptions, string> = {
   ltiaasUrl: 'pass your LTIAAS domain, e.g. ltiaasUrl: "https://your.ltiaas.com"',
   apiKey: 'pass your LTIAAS API key, e.g. apiKey: process.env.LTIAAS_API_KEY',
+  allowInsecureHttp: 'pass true only for an emulator reached over plain http on a test network',
   timeoutMs: 'pass a whole number of milliseconds, e.g. timeoutMs: 10000',
   retry: 'pass { retries: 0..10, minDelayMs, maxDelayMs } in milliseconds',
   ltikSources: 'pass a list of "query", "body", "header"',
@@ -173,31 +183,75 @@ const FIXES: Record<string, string> = {
   serviceKeyStore: 'pass fileServiceKeyStore({ file }) or an object with save, get and list',
 };
 
-const KNOWN_OPTIONS = Object.keys(FIXES);
+type Factory = 'ltiaasGrades' | 'ltiaasClient';
 
-/** Names the closest known option, so `apikey` or `timeout` get a useful hint. */
-function closestOption(name: string): string | undefined {
-  const lower = name.toLowerCase();
-  return KNOWN_OPTIONS.find(
-    (known) => known.toLowerCase() === lower || known.toLowerCase().startsWith(lower) || lower.startsWith(known.toLowerCase()),
-  );
+const knownOptions = (factory: Factory): string[] =>
+  Object.keys(FIXES).filter((key) => factory === 'ltiaasGrades' || !(REQUEST_OPTIONS as readonly string[]).includes(key));
+
+/** Edit distance, for typos such as `ltiasUrl`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
-/** Turns joi's first complaint into one sentence naming the option and the fix (never the value). */
-function describe(error: Joi.ValidationError, factory: string): string {
-  const detail = error.details[0]!;
-  const path = detail.path.join('.');
-  const top = String(detail.path[0] ?? '');
-  if (detail.type === 'object.unknown') {
-    const hint = closestOption(String(detail.path[detail.path.length - 1]));
-    return `${factory}(): unknown option "${path}"${hint ? `: did you mean "${hint}"?` : ''} Known options: ${KNOWN_OPTIONS.join(', ')}.`;
+/** Names the closest known key, so `apikey`, `timeout` or `ltiasUrl` get a useful hint. */
+function closestKey(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  const byCase = known.find((key) => key.toLowerCase() === lower);
+  if (byCase) return byCase;
+  const byPrefix = known.find((key) => key.toLowerCase().startsWith(lower) || lower.startsWith(key.toLowerCase()));
+  if (byPrefix || lower.length < 4) return byPrefix;
+  return known.find((key) => editDistance(key.toLowerCase(), lower) <= 2);
+}
+
+/** The keys of the object at `path` in `schema` (for hints on nested keys such as `retry.delay`). */
+function keysAt(schema: Joi.ObjectSchema, path: readonly (string | number)[], factory: Factory): string[] {
+  if (path.length === 0) return knownOptions(factory);
+  try {
+    const keys = (schema.extract(path.map(String)).describe() as { keys?: Record<string, unknown> }).keys;
+    return keys ? Object.keys(keys) : [];
+  } catch {
+    return [];
   }
-  const fix = FIXES[top];
-  return `${factory}(): option "${path}" is invalid: ${detail.message}${fix ? `; ${fix}` : ''}.`;
+}
+
+/** One complaint: the option, what is wrong and the fix, never the value. */
+function describeProblem(detail: Joi.ValidationErrorItem, schema: Joi.ObjectSchema, factory: Factory): string {
+  const path = detail.path.join('.');
+  if (detail.type === 'object.unknown') {
+    const hint = closestKey(String(detail.path[detail.path.length - 1]), keysAt(schema, detail.path.slice(0, -1), factory));
+    return `unknown option "${path}"${hint ? `: did you mean "${hint}"?` : ''}`;
+  }
+  if (detail.type === 'any.unknown' && factory === 'ltiaasClient') {
+    return `option "${path}" is for ltiaasGrades() only: a client outside Express reads no requests`;
+  }
+  const fix = FIXES[String(detail.path[0]) as keyof LtiaasGradesOptions];
+  return `option "${path}" is invalid: ${detail.message}${fix ? `; ${fix}` : ''}`;
+}
+
+/**
+ * Every problem joi found, in one message. A required option that is missing because it was
+ * misspelt (`apikey`) is reported once, as the misspelling with its "did you mean".
+ */
+function describe(error: Joi.ValidationError, schema: Joi.ObjectSchema, factory: Factory): string {
+  const problems = error.details.map((detail) => ({ detail, text: describeProblem(detail, schema, factory) }));
+  const hinted = new Set(problems.map(({ text }) => /did you mean "([^"]+)"\?$/.exec(text)?.[1]).filter(Boolean));
+  const kept = problems.filter(({ detail }) => !(detail.type === 'any.required' && detail.path.length === 1 && hinted.has(String(detail.path[0]))));
+  const unknown = kept.some(({ detail }) => detail.type === 'object.unknown' && detail.path.length === 1);
+  const known = unknown ? ` Known options: ${knownOptions(factory).join(', ')}.` : '';
+  if (kept.length === 1) return `${factory}(): ${kept[0]!.text}${kept[0]!.text.endsWith('?') ? '' : '.'}${known}`;
+  return `${factory}(): ${kept.length} problems with the options:\n${kept.map(({ text }) => `- ${text}`).join('\n')}${known ? `\n${known.trim()}` : ''}`;
 }
 
 /** Validates the options once, at start-up; throws OptionsError naming the option and the fix. */
-export function resolveOptions(input: unknown, factory: 'ltiaasGrades' | 'ltiaasClient' = 'ltiaasGrades'): ResolvedOptions {
+export function resolveOptions(input: unknown, factory: Factory = 'ltiaasGrades'): ResolvedOptions {
   if (input === undefined || input === null || typeof input !== 'object') {
     throw new OptionsError(`${factory}(options): options are required, e.g. ${factory}({ ltiaasUrl, apiKey }).`);
   }
@@ -206,7 +260,7 @@ export function resolveOptions(input: unknown, factory: 'ltiaasGrades' | 'ltiaas
     throw new OptionsError(`${factory}() is a factory: write app.use(ltiaasGrades(options).middleware()).`);
   }
   const schema = factory === 'ltiaasClient' ? clientSchema : optionsSchema;
-  const { value, error } = schema.validate(input, { abortEarly: true, convert: true });
-  if (error) throw new OptionsError(describe(error, factory));
+  const { value, error } = schema.validate(input, { abortEarly: false, convert: true });
+  if (error) throw new OptionsError(describe(error, schema, factory));
   return { ...value, logger: resolveLogger(value.logger) } as ResolvedOptions;
 }

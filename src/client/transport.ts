@@ -2,14 +2,18 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
-import Joi from 'joi';
-import { OptionsError } from '../errors';
 import type { LtiaasGradesError } from '../errors';
 import type { ResolvedLogger } from '../logger';
-import type { ResolvedRetry } from '../options';
+import { resolveCallOptions, type CallOptions } from './callOptions';
 import { authorizationHeader, secretOf, type Credential } from './credentials';
+import { proxyFromEnv } from './envProxy';
+import { TUNNEL_REFUSED } from './proxyTunnel';
+import type { ResolvedRetry } from './retrySchema';
 import { isRetryableFailure, parseRetryAfter, retryDelayMs, type AttemptFailure } from './retryPolicy';
+import { TunnelAgent } from './tunnelAgent';
 import { errorFromResponse, errorFromTransport, type CallDescription } from './upstreamErrors';
+
+export type { CallOptions } from './callOptions';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -25,14 +29,6 @@ export interface LtiaasRequest {
   idempotent: boolean;
   /** Non-secret facts for logs and events. */
   meta?: { lineItemId?: string; userId?: string };
-}
-
-/** Per-call overrides of the client's defaults. */
-export interface CallOptions {
-  /** Deadline of each attempt in ms. */
-  timeoutMs?: number;
-  /** Retry policy of this call; missing fields keep the client's. */
-  retry?: Partial<ResolvedRetry>;
 }
 
 export interface LtiaasResponse<T> {
@@ -64,27 +60,8 @@ export interface TransportConfig {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
 
-/** Per-call overrides, checked like the factory's options (only when a call gives some). */
-const callOptionsSchema = Joi.object({
-  timeoutMs: Joi.number().integer().min(1).max(600_000),
-  retry: Joi.object({
-    retries: Joi.number().integer().min(0).max(10),
-    minDelayMs: Joi.number().integer().min(0).max(60_000),
-    maxDelayMs: Joi.number().integer().min(0).max(600_000),
-  }),
-}).unknown(true);
-
-function resolveCallOptions(options: CallOptions, defaults: { retry: ResolvedRetry; timeoutMs: number }): { retry: ResolvedRetry; timeoutMs: number } {
-  const { value, error } = callOptionsSchema.validate(options);
-  if (error) throw new OptionsError(`Invalid call options: ${error.details[0]!.message}; pass { timeoutMs, retry: { retries, minDelayMs, maxDelayMs } }.`);
-  const valid = value as CallOptions;
-  const retry = { ...defaults.retry, ...valid.retry };
-  if (retry.minDelayMs > retry.maxDelayMs) throw new OptionsError('Invalid call options: retry needs minDelayMs <= maxDelayMs.');
-  return { retry, timeoutMs: valid.timeoutMs ?? defaults.timeoutMs };
-}
-
-/** Codes meaning the connection was never made, so nothing reached LTIAAS. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Codes meaning the connection was never made (or the proxy refused the tunnel), so nothing reached LTIAAS. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', TUNNEL_REFUSED]);
 
 /** `encodeURIComponent` on every key and value, as ltiaas-api.md asks for `?url=`. */
 export function encodeQuery(query: LtiaasRequest['query']): string {
@@ -101,12 +78,18 @@ export class LtiaasTransport {
   private readonly httpsAgent: https.Agent;
 
   constructor(private readonly config: TransportConfig) {
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: config.maxSockets });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: config.maxSockets });
+    const pool = { keepAlive: true, maxSockets: config.maxSockets };
+    // Read once: the proxy for an https LTIAAS, through a CONNECT tunnel; plain http never takes one.
+    const proxy = proxyFromEnv(new URL(config.ltiaasUrl));
+    this.httpAgent = new http.Agent(pool);
+    this.httpsAgent = proxy ? new TunnelAgent(proxy, pool) : new https.Agent(pool);
     this.http = axios.create({
       baseURL: config.ltiaasUrl,
       httpAgent: this.httpAgent,
       httpsAgent: this.httpsAgent,
+      // axios's own proxying would hand an http request, Authorization header included, to the
+      // proxy, and for https it builds a tunnel agent of its own outside our pool and maxSockets.
+      proxy: false,
       // A redirect would carry the API key elsewhere; LTIAAS's API does not redirect.
       maxRedirects: 0,
       // Every status is classified here, so axios never builds an error holding our headers.

@@ -1,9 +1,9 @@
 // Grading outside a launch with an activity's service key: cron jobs, webhooks, instructor regrades, batches.
 import Joi from 'joi';
+import { CALL_OPTION_FIELDS, callOptionFieldSchemas, describeCallOptionProblems, resolveCallOptions, type CallOptions } from '../client/callOptions';
 import { serviceKeyCredential, type Credential } from '../client/credentials';
-import type { CallOptions } from '../client/transport';
 import { GradesCore } from '../core';
-import { InvalidGradeError, isLtiaasGradesError } from '../errors';
+import { InvalidGradeError, isLtiaasGradesError, OptionsError } from '../errors';
 import type { LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmitOutcome, SubmittedGrade } from '../types';
 import { deliverGrade, type GradeDraft } from './deliverGrade';
 import { holdOrReject, submitDraft } from './submitDraft';
@@ -46,12 +46,32 @@ export interface BatchOutcome {
   upstreamStatus?: number;
 }
 
+/** The options other than the column; a problem with them is OPTIONS_INVALID, one with the column LINE_ITEM_INVALID. */
 const submitManySchema = Joi.object({
-  lineItem: Joi.alternatives(Joi.string().min(1), Joi.object().unknown(true)).required(),
+  lineItem: Joi.any(),
   concurrency: Joi.number().integer().min(1).max(64).default(8),
-  timeoutMs: Joi.number().integer().min(1),
-  retry: Joi.object({ retries: Joi.number().integer().min(0), minDelayMs: Joi.number().integer().min(0), maxDelayMs: Joi.number().integer().min(0) }),
+  ...callOptionFieldSchemas,
 });
+
+const lineItemTargetSchema = Joi.alternatives(Joi.string().min(1), Joi.object().unknown(true)).required().label('lineItem');
+
+/**
+ * Checks every option of submitMany before anything is sent, so that a bad override fails the
+ * call once instead of failing each entry.
+ */
+function validateSubmitManyOptions(options: unknown, core: GradesCore): SubmitManyOptions & { concurrency: number } {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidGradeError({ status: 400, code: 'LINE_ITEM_INVALID', message: 'submitMany(entries, options): pass { lineItem } (a spec or a line item id).' });
+  }
+  const { value, error } = submitManySchema.validate(options, { abortEarly: false });
+  if (error) throw new OptionsError(`submitMany(): ${describeCallOptionProblems(error)}; pass { lineItem, concurrency: 1..64, ${CALL_OPTION_FIELDS} }.`);
+  const target = lineItemTargetSchema.validate((options as { lineItem?: unknown }).lineItem);
+  if (target.error) throw new InvalidGradeError({ status: 400, code: 'LINE_ITEM_INVALID', message: `submitMany(): ${target.error.details[0]!.message}.` });
+  const valid = value as SubmitManyOptions & { concurrency: number };
+  // The overrides must also fit the client's own settings (e.g. minDelayMs against its maxDelayMs).
+  if (valid.timeoutMs !== undefined || valid.retry !== undefined) resolveCallOptions(valid, core.options, 'submitMany()');
+  return valid;
+}
 
 /** Runs `work` over `items`, at most `concurrency` at a time, keeping input order in the results. */
 async function mapConcurrently<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -133,9 +153,7 @@ export class ServiceKeyGrades {
     if (!Array.isArray(entries)) {
       throw new InvalidGradeError({ status: 400, code: 'SCORE_INVALID', message: 'submitMany(entries): entries must be an array of { userId, scoreGiven, scoreMaximum, ... }.' });
     }
-    const { value, error } = submitManySchema.validate(options);
-    if (error) throw new InvalidGradeError({ status: 400, code: 'LINE_ITEM_INVALID', message: `submitMany(): ${error.details[0]!.message}.` });
-    const { lineItem, concurrency, ...call } = value as SubmitManyOptions & { concurrency: number };
+    const { lineItem, concurrency, ...call } = validateSubmitManyOptions(options, this.core);
     const target = typeof lineItem === 'string' ? validateLineItemId(lineItem) : validateLineItemSpec(lineItem);
 
     // Resolve the column once, before the fan-out. If that fails, no entry can succeed now:
