@@ -18,6 +18,7 @@ export {
 export type { LtiaasGradesOptions, LtiaasClientOptions, RetryOptions, CacheOptions, LtikSource } from './options';
 export type { SubmitGradeOptions } from './express/submitGrade';
 export type { LtiRequestContext } from './express/requestTypes';
+export { requireLti, type LtiLaunchContext } from './express/requireLti';
 export { LaunchGrades, type SubmitOptions } from './grades/launchGrades';
 export { LineItems } from './grades/lineItems';
 export type { CallOptions } from './client/transport';

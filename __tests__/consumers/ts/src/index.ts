@@ -1,10 +1,12 @@
-// A strict TypeScript app, compiled with moduleResolution node16 and with bundler: req.lti is typed without the app writing any type.
+// A strict TypeScript app, compiled with moduleResolution node16 and with bundler: the launch is typed without `!`, and an ltik kept in express-session is found.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import session from 'express-session';
 import {
   ltiaasGrades,
   isLtiaasGradesError,
+  requireLti,
   type IdToken,
   type LineItem,
   type LineItemSpec,
@@ -14,6 +16,13 @@ import {
   type SubmitOutcome,
 } from 'express-ltiaas-grades';
 import { startEmulator } from 'express-ltiaas-grades/testing';
+
+// The line the README shows for keeping the ltik in the session: without it, `req.session.ltik` does not compile.
+declare module 'express-session' {
+  interface SessionData {
+    ltik?: string;
+  }
+}
 
 const emulator = await startEmulator();
 const options: LtiaasGradesOptions = { ltiaasUrl: emulator.url, apiKey: emulator.apiKey, timeoutMs: 5000 };
@@ -25,8 +34,8 @@ app.use(express.json());
 app.use(grades.middleware());
 app.get('/whoami', async (req, res, next) => {
   try {
-    // Declaration merging: req.lti is known to TypeScript from the import alone.
-    const token: IdToken = await req.lti!.grades.idToken();
+    // No `!`: requireLti types the launch as present (and answers LTIK_MISSING when it is not).
+    const token: IdToken = await requireLti(req).grades.idToken();
     res.json({ user: token.user.id, available: token.services.assignmentAndGrades.available });
   } catch (error) {
     next(error);
@@ -58,7 +67,35 @@ assert.ok(isLtiaasGradesError(failure));
 const typed: LtiaasGradesError = failure;
 assert.equal(typed.code, 'SCORE_INVALID');
 
+// The ltik kept in the session by the launch route, found by extractLtik on the next request.
+const sessionGrades = ltiaasGrades({ ltiaasUrl: emulator.url, apiKey: emulator.apiKey, extractLtik: (req) => req.session?.ltik });
+const sessionApp = express();
+sessionApp.use(session({ secret: 'consumer-test-secret', resave: false, saveUninitialized: false }));
+sessionApp.use(sessionGrades.middleware());
+sessionApp.get('/launch', (req, res) => {
+  req.session.ltik = requireLti(req).ltik;
+  res.redirect('/me');
+});
+sessionApp.get('/me', async (req, res, next) => {
+  try {
+    res.json({ user: (await requireLti(req).grades.idToken()).user.id });
+  } catch (error) {
+    next(error);
+  }
+});
+sessionApp.use(sessionGrades.errorHandler());
+const sessionServer = sessionApp.listen(0, '127.0.0.1');
+await new Promise((resolve) => sessionServer.once('listening', resolve));
+const sessionBase = `http://127.0.0.1:${(sessionServer.address() as AddressInfo).port}`;
+const launched = await fetch(`${sessionBase}/launch?ltik=${launch.ltik}`, { redirect: 'manual' });
+const cookie = launched.headers.get('set-cookie')?.split(';')[0];
+assert.ok(cookie, 'the launch route sets the session cookie');
+assert.deepEqual(await (await fetch(`${sessionBase}/me`, { headers: { cookie } })).json(), { user: 'ts-student' });
+assert.equal((await (await fetch(`${sessionBase}/me`)).json()).error.code, 'LTIK_MISSING');
+
 server.close();
+sessionServer.close();
 await grades.close();
+await sessionGrades.close();
 await emulator.close();
-console.log('consumer ok: typescript');
+console.log(`consumer ok: typescript ${/dist-(\w+)/.exec(import.meta.url)?.[1]}`);
