@@ -45,6 +45,7 @@ describe('durable file writes', () => {
     jest.spyOn(fileHandlePrototype, 'sync').mockRejectedValueOnce(Object.assign(new Error('EIO: disk failed'), { code: 'EIO' }));
     await expect(writeFileDurably(file, JSON.stringify({ version: 2, padding: 'x'.repeat(10_000) }))).rejects.toThrow(/EIO/);
     expect(JSON.parse(await fs.readFile(file, 'utf8'))).toEqual({ version: 1 });
+    expect((await fs.readdir(dir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
     await expect(writeFileDurably(file, JSON.stringify({ version: 3 }))).resolves.toBeUndefined();
     expect(JSON.parse(await fs.readFile(file, 'utf8'))).toEqual({ version: 3 });
   });

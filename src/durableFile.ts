@@ -30,15 +30,16 @@ export async function writeFileDurably(file: string, content: string): Promise<v
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temp, 'wx', PRIVATE_FILE_MODE);
   try {
-    await handle.writeFile(content, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(content, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(temp, file);
   } catch (error) {
-    await fs.rm(temp, { force: true });
+    // A failed write leaves nothing behind (a crash may: those are removed at the next start).
+    await fs.rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
   await syncDir(dir);
