@@ -1,8 +1,8 @@
 // fileOutbox(): a durable outbox kept in a folder of private JSON files, with no extra dependency.
 import Joi from 'joi';
-import { OptionsError } from '../errors';
 import { FileOutboxStorage } from './fileOutboxStorage';
 import { GradeOutbox, type OutboxOptions } from './gradeOutbox';
+import { outboxOptionsFields, validateOutboxOptions, type ResolvedOutboxOptions } from './outboxOptions';
 
 /** Options of {@link fileOutbox}. */
 export interface FileOutboxOptions extends OutboxOptions {
@@ -10,15 +10,7 @@ export interface FileOutboxOptions extends OutboxOptions {
   dir: string;
 }
 
-const fileOutboxSchema = Joi.object({
-  dir: Joi.string().min(1).required(),
-  concurrency: Joi.number().integer().min(1).max(256).default(8),
-  retry: Joi.object({
-    minDelayMs: Joi.number().integer().min(1).default(1000),
-    maxDelayMs: Joi.number().integer().min(1).default(60_000),
-  }).default(),
-  maxAgeMs: Joi.number().integer().min(1000).default(7 * 24 * 60 * 60 * 1000),
-});
+const fileOutboxSchema = Joi.object({ dir: Joi.string().min(1).required(), ...outboxOptionsFields }).required();
 
 /**
  * A durable outbox in `dir`. Pass it to `ltiaasGrades({ outbox })`: a grade that cannot be
@@ -28,7 +20,6 @@ const fileOutboxSchema = Joi.object({
  * const grades = ltiaasGrades({ ltiaasUrl, apiKey, outbox: fileOutbox({ dir: '/var/lib/my-tool/outbox' }) });
  */
 export function fileOutbox(options: FileOutboxOptions): GradeOutbox {
-  const { value, error } = fileOutboxSchema.validate(options);
-  if (error) throw new OptionsError(`fileOutbox(): ${error.details[0]!.message}; pass { dir: '/path/to/outbox' }.`);
-  return new GradeOutbox(new FileOutboxStorage(value.dir), value);
+  const { dir, ...outboxOptions } = validateOutboxOptions<ResolvedOutboxOptions & { dir: string }>(fileOutboxSchema, options, 'fileOutbox()');
+  return new GradeOutbox(new FileOutboxStorage(dir), outboxOptions);
 }
