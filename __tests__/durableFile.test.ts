@@ -31,7 +31,7 @@ describe('durable file writes', () => {
       steps.push(`rename ${path.basename(String(to))}`);
       return realRename(from, to);
     });
-    const storage = new FileOutboxStorage(dir);
+    const storage = FileOutboxStorage.open(dir);
     const job = { id: 'job-1', createdAt: new Date().toISOString(), attempts: 0, nextAttemptAt: 0, draft: { score: { activityProgress: 'Completed', gradingProgress: 'FullyGraded' } } };
     await storage.save(job as never);
     steps.push('resolved');

@@ -49,25 +49,3 @@ export async function writeFileDurably(file: string, content: string): Promise<v
 export async function removeFile(file: string): Promise<void> {
   await fs.rm(file, { force: true });
 }
-
-/** Reads every `*.json` file of `dir` (skipping temp files and unreadable leftovers of a crash). */
-export async function readJsonFiles<T>(dir: string, onUnreadable?: (file: string) => void): Promise<T[]> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const results: T[] = [];
-  for (const name of names) {
-    if (!name.endsWith('.json') || name.startsWith('.')) continue;
-    const file = path.join(dir, name);
-    try {
-      results.push(JSON.parse(await fs.readFile(file, 'utf8')) as T);
-    } catch {
-      onUnreadable?.(file);
-    }
-  }
-  return results;
-}

@@ -6,7 +6,11 @@ import { outboxOptionsFields, validateOutboxOptions, type ResolvedOutboxOptions 
 
 /** Options of {@link fileOutbox}. */
 export interface FileOutboxOptions extends OutboxOptions {
-  /** Folder for the outbox (created 0700; files 0600, they hold ltiks and service keys). Required. */
+  /**
+   * Folder for the outbox. Created 0700 if missing; refused if another user owns it or can
+   * write to it. Files are 0600: they hold ltiks and
+   * service keys. Required.
+   */
   dir: string;
 }
 
@@ -16,10 +20,13 @@ const fileOutboxSchema = Joi.object({ dir: Joi.string().min(1).required(), ...ou
  * A durable outbox in `dir`. Pass it to `ltiaasGrades({ outbox })`: a grade that cannot be
  * delivered now is written (atomically, fsync'd) before the student's request is answered
  * with 202, then delivered in the background, across restarts.
+ *
+ * Checks the folder synchronously, so a folder others can write to is refused here with an
+ * OptionsError.
  * @example
  * const grades = ltiaasGrades({ ltiaasUrl, apiKey, outbox: fileOutbox({ dir: '/var/lib/my-tool/outbox' }) });
  */
 export function fileOutbox(options: FileOutboxOptions): GradeOutbox {
   const { dir, ...outboxOptions } = validateOutboxOptions<ResolvedOutboxOptions & { dir: string }>(fileOutboxSchema, options, 'fileOutbox()');
-  return new GradeOutbox(new FileOutboxStorage(dir), outboxOptions);
+  return new GradeOutbox(FileOutboxStorage.open(dir), outboxOptions);
 }
