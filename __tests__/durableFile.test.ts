@@ -33,8 +33,12 @@ describe('durable file writes', () => {
     });
     const storage = FileOutboxStorage.open(dir);
     const job = { id: 'job-1', createdAt: new Date().toISOString(), attempts: 0, nextAttemptAt: 0, draft: { score: { activityProgress: 'Completed', gradingProgress: 'FullyGraded' } } };
-    await storage.save(job as never);
-    steps.push('resolved');
+    try {
+      await storage.save(job as never);
+      steps.push('resolved');
+    } finally {
+      await storage.close();
+    }
     expect(steps).toEqual(['sync', 'rename job-1.json', 'sync', 'resolved']);
     expect(JSON.parse(await fs.readFile(path.join(dir, 'pending', 'job-1.json'), 'utf8'))).toMatchObject({ id: 'job-1' });
   });

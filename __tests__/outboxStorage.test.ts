@@ -53,13 +53,14 @@ describe('outbox folders', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('creates the outbox folder and pending/, failed/ and quarantine/ owner-only', async () => {
+  it('creates the outbox folder and pending/, failed/ and quarantine/ owner-only, with a private lock file', async () => {
     const outbox = fileOutbox({ dir: path.join(dir, 'new', 'outbox') });
     try {
       for (const sub of ['', 'pending', 'failed', 'quarantine']) {
         const stat = await fs.stat(path.join(dir, 'new', 'outbox', sub));
         expect([sub, stat.mode & 0o777, stat.uid]).toEqual([sub, 0o700, process.getuid!()]);
       }
+      expect((await fs.stat(path.join(dir, 'new', 'outbox', 'outbox.lock'))).mode & 0o777).toBe(0o600);
     } finally {
       await outbox.close();
     }
@@ -85,7 +86,7 @@ describe('outbox folders', () => {
     expect(await fs.readdir(dir)).toEqual([]);
   });
 
-  it.each(['pending', 'failed', 'quarantine'])('refuses a %s/ subfolder another user owns, others can write to, or that is a link', async (sub) => {
+  it.each(['pending', 'failed', 'quarantine'])('refuses a %s/ subfolder another user owns, others can write to, or that is a link; and releases the lock', async (sub) => {
     const folder = path.join(dir, sub);
     await fs.mkdir(folder, { mode: 0o700 });
     await fs.chown(folder, NOBODY, NOBODY);
@@ -106,7 +107,7 @@ describe('outbox folders', () => {
       await fs.rm(elsewhere, { recursive: true, force: true });
     }
 
-    // Once fixed, the folder opens.
+    // Each refusal released the lock: a good folder opens.
     await fs.rm(folder);
     await fileOutbox({ dir }).close();
   });

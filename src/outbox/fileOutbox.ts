@@ -7,8 +7,8 @@ import { outboxOptionsFields, validateOutboxOptions, type ResolvedOutboxOptions 
 /** Options of {@link fileOutbox}. */
 export interface FileOutboxOptions extends OutboxOptions {
   /**
-   * Folder for the outbox. Created 0700 if missing; refused if another user owns it or can
-   * write to it. Files are 0600: they hold ltiks and
+   * Folder for the outbox, used by this process only (it is locked). Created 0700 if missing;
+   * refused if another user owns it or can write to it. Files are 0600: they hold ltiks and
    * service keys. Required.
    */
   dir: string;
@@ -21,8 +21,9 @@ const fileOutboxSchema = Joi.object({ dir: Joi.string().min(1).required(), ...ou
  * delivered now is written (atomically, fsync'd) before the student's request is answered
  * with 202, then delivered in the background, across restarts.
  *
- * Checks the folder synchronously, so a folder others can write to is refused here with an
- * OptionsError.
+ * Checks and locks the folder synchronously, so a folder others can write to, or one another
+ * process is using, is refused here with an OptionsError. `close()` (or the grades instance's
+ * `close()`) releases the lock; the lock of a process that died is taken over.
  * @example
  * const grades = ltiaasGrades({ ltiaasUrl, apiKey, outbox: fileOutbox({ dir: '/var/lib/my-tool/outbox' }) });
  */

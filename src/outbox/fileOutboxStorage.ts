@@ -6,6 +6,7 @@ import { OptionsError } from '../errors';
 import { silentLogger, type ResolvedLogger } from '../logger';
 import { readJobFile } from './jobFile';
 import { FAILED, openOutboxFolder, PENDING, QUARANTINE } from './outboxFolder';
+import type { OutboxLock } from './outboxLock';
 import type { FailedGradeJob, OutboxStorage, StoredGradeJob } from './outboxTypes';
 import { JOB_ID_PATTERN, validFailedJob, validStoredJob } from './storedJobSchema';
 
@@ -15,19 +16,19 @@ export class FileOutboxStorage implements OutboxStorage {
   private readonly quarantineDir: string;
   private logger: ResolvedLogger = silentLogger;
 
-  private constructor(readonly dir: string) {
+  private constructor(readonly dir: string, private readonly lock: OutboxLock) {
     this.pendingDir = path.join(dir, PENDING);
     this.failedDir = path.join(dir, FAILED);
     this.quarantineDir = path.join(dir, QUARANTINE);
   }
 
   /**
-   * Checks and prepares `dir` synchronously (see openOutboxFolder): throws OptionsError
+   * Checks, locks and prepares `dir` synchronously (see openOutboxFolder): throws OptionsError
    * at start-up rather than failing later with grades in hand.
    */
   static open(dir: string): FileOutboxStorage {
-    openOutboxFolder(dir);
-    return new FileOutboxStorage(path.resolve(dir));
+    const lock = openOutboxFolder(dir);
+    return new FileOutboxStorage(path.resolve(dir), lock);
   }
 
   useLogger(logger: ResolvedLogger): void {
@@ -63,6 +64,11 @@ export class FileOutboxStorage implements OutboxStorage {
 
   async removeFailed(id: string): Promise<void> {
     await removeFile(this.fileOf(this.failedDir, id));
+  }
+
+  /** Releases the folder's lock; the jobs stay on disk for the next run. */
+  async close(): Promise<void> {
+    this.lock.release();
   }
 
   /**

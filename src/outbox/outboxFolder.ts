@@ -1,7 +1,8 @@
-// Start-up of an outbox folder: refuse one others can write to, make its subfolders, clear failed writes.
+// Start-up of an outbox folder: refuse one others can write to, lock it, make its subfolders, clear failed writes.
 import fs from 'node:fs';
 import path from 'node:path';
 import { OptionsError } from '../errors';
+import { OutboxLock } from './outboxLock';
 
 export const PENDING = 'pending';
 export const FAILED = 'failed';
@@ -61,13 +62,14 @@ function removeLeftoverTempFiles(folder: string): void {
 
 /**
  * Prepares `dir` synchronously at start-up, so a refusal is an OptionsError thrown by
- * fileOutbox() itself: checks the folder, makes and checks pending/, failed/ and quarantine/
- * and clears temp files.
+ * fileOutbox() itself: checks the folder, takes its lock, then (holding the lock, so no other
+ * process is writing) makes and checks pending/, failed/ and quarantine/ and clears temp files.
  */
-export function openOutboxFolder(dir: string): void {
+export function openOutboxFolder(dir: string): OutboxLock {
   const root = path.resolve(dir);
   makeFolder(root);
   checkPrivateFolder(root, true);
+  const lock = OutboxLock.acquire(root);
   try {
     for (const sub of [PENDING, FAILED, QUARANTINE]) {
       const folder = path.join(root, sub);
@@ -76,6 +78,8 @@ export function openOutboxFolder(dir: string): void {
     }
     for (const sub of [PENDING, FAILED]) removeLeftoverTempFiles(path.join(root, sub));
   } catch (error) {
+    lock.release();
     throw error instanceof OptionsError ? error : new OptionsError(`fileOutbox(): cannot prepare the outbox folder ${root} (${errnoOf(error)}).`);
   }
+  return lock;
 }
