@@ -235,6 +235,20 @@ describe('outbox job files', () => {
     }
   });
 
+  it('delivers a stored job whose draft has a field it does not know, but sets aside one whose score names a user', async () => {
+    const student = emulator.launch({ user: { id: 'newer' }, context: { id: 'newer-course' }, lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    emulator.enroll('newer-course', { id: 'someone-else' });
+    const newer = jobFor('newer', student.ltik, student.lineItemId!, 6);
+    await plant(path.join(dir, 'pending', 'newer.json'), JSON.stringify({ ...newer, draft: { ...newer.draft, addedByALaterVersion: true } }));
+    const redirected = jobFor('redirected', student.ltik, student.lineItemId!, 10);
+    await plant(path.join(dir, 'pending', 'redirected.json'), JSON.stringify({ ...redirected, draft: { ...redirected.draft, score: { ...redirected.draft.score, userId: 'someone-else' } } }));
+    const { logger } = capturedLogs();
+    const box = start(logger);
+    expect(await box.drain(10_000)).toBe(true);
+    expect(emulator.scores(student.lineItemId!).map((s) => [s.userId, s.scoreGiven])).toEqual([['newer', 6]]);
+    expect(await quarantined()).toEqual(['pending-redirected.json']);
+  });
+
   it('sets aside an unusable file in failed/ and still lists and re-queues the other refused grades', async () => {
     const student = emulator.launch({ user: { id: 'requeued' }, lineItem: { label: 'Lab', scoreMaximum: 10 } });
     const refused = { ...jobFor('refused', student.ltik, student.lineItemId!, 4), failedAt: new Date().toISOString(), error: { code: 'LTIAAS_REJECTED', message: 'Refused by the LMS.' } };

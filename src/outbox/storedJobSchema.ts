@@ -38,6 +38,8 @@ const lineItemSpecSchema = Joi.object({
   gradesReleased: Joi.boolean(),
 });
 
+// The score is strict: it is spread into the POST after `userId`, so a stray `userId` in it would
+// name another student. The draft itself may carry fields a newer version added (unused here).
 const draftSchema = Joi.object({
   ltik: text,
   serviceKey: text,
@@ -50,6 +52,7 @@ const draftSchema = Joi.object({
   timestamp: isoString,
   lineItemId: text,
 })
+  .unknown(true)
   // Without an ltik, nothing can name the user or the grade book: they must already be known.
   .custom((draft: { ltik?: string; serviceKey?: string; userId?: string; scope?: string }, helpers) =>
     draft.ltik !== undefined || (draft.serviceKey !== undefined && draft.userId !== undefined && draft.scope !== undefined)
