@@ -31,10 +31,14 @@ describe('durable file writes', () => {
       steps.push(`rename ${path.basename(String(to))}`);
       return realRename(from, to);
     });
-    const storage = new FileOutboxStorage(dir);
+    const storage = FileOutboxStorage.open(dir);
     const job = { id: 'job-1', createdAt: new Date().toISOString(), attempts: 0, nextAttemptAt: 0, draft: { score: { activityProgress: 'Completed', gradingProgress: 'FullyGraded' } } };
-    await storage.save(job as never);
-    steps.push('resolved');
+    try {
+      await storage.save(job as never);
+      steps.push('resolved');
+    } finally {
+      await storage.close();
+    }
     expect(steps).toEqual(['sync', 'rename job-1.json', 'sync', 'resolved']);
     expect(JSON.parse(await fs.readFile(path.join(dir, 'pending', 'job-1.json'), 'utf8'))).toMatchObject({ id: 'job-1' });
   });
@@ -45,6 +49,7 @@ describe('durable file writes', () => {
     jest.spyOn(fileHandlePrototype, 'sync').mockRejectedValueOnce(Object.assign(new Error('EIO: disk failed'), { code: 'EIO' }));
     await expect(writeFileDurably(file, JSON.stringify({ version: 2, padding: 'x'.repeat(10_000) }))).rejects.toThrow(/EIO/);
     expect(JSON.parse(await fs.readFile(file, 'utf8'))).toEqual({ version: 1 });
+    expect((await fs.readdir(dir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
     await expect(writeFileDurably(file, JSON.stringify({ version: 3 }))).resolves.toBeUndefined();
     expect(JSON.parse(await fs.readFile(file, 'utf8'))).toEqual({ version: 3 });
   });

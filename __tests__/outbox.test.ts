@@ -4,8 +4,33 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import express from 'express';
-import { fileOutbox, ltiaasGrades, type GradeOutbox } from 'express-ltiaas-grades';
-import { quizApp, startHarness, type Harness } from './helpers/harness';
+import { fileOutbox, isLtiaasGradesError, ltiaasGrades, OptionsError, type GradeOutbox, type Logger } from 'express-ltiaas-grades';
+import { API_KEY, quizApp, startHarness, type Harness } from './helpers/harness';
+import { waitFor } from './helpers/toolProcesses';
+
+/** What setTimeout can hold; a longer delay fires after 1 ms. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+interface LogLine {
+  level: string;
+  fields: Record<string, unknown>;
+  message: string;
+}
+
+function capturedLogs(): { lines: LogLine[]; logger: Logger } {
+  const lines: LogLine[] = [];
+  const at = (level: string) => (fields: Record<string, unknown>, message: string) => lines.push({ level, fields, message });
+  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+}
+
+function thrownBy(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
 
 describe('outbox', () => {
   let harness: Harness;
@@ -123,7 +148,7 @@ describe('outbox', () => {
     const token = await fresh.grades.forLaunch(student.ltik).idToken();
     await fresh.grades.close();
     const createdAt = new Date(Date.now() - 23.5 * 60 * 60 * 1000).toISOString();
-    await fs.mkdir(path.join(dir, 'pending'), { recursive: true });
+    // Written as the outbox writes its files: owner-only (anything else is set aside, never delivered).
     await fs.writeFile(
       path.join(dir, 'pending', 'old-job.json'),
       JSON.stringify({
@@ -141,6 +166,7 @@ describe('outbox', () => {
           timestamp: createdAt,
         },
       }),
+      { mode: 0o600 },
     );
     fresh.emulator.clearRequests();
     outbox = fileOutbox({ dir });
@@ -241,6 +267,95 @@ describe('outbox', () => {
     } finally {
       await plain.close();
     }
+  });
+
+  it('keeps a refused grade pending (listed, tried again) while the dead-letter list cannot be written, then moves it there', async () => {
+    await harness.close();
+    const { lines, logger } = capturedLogs();
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 20, maxDelayMs: 100 } });
+    harness = await startHarness({ outbox, logger, retry: { retries: 0 } });
+    const rejected: unknown[] = [];
+    harness.grades.on('rejected', (event) => rejected.push(event));
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 }, gradable: false });
+    // failed/ replaced by a regular file: every write into it fails with ENOTDIR, even for root.
+    await fs.rm(path.join(dir, 'failed'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'failed'), 'not a folder');
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503 });
+    const outcome = await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 5, scoreMaximum: 10 });
+    expect(outcome.status).toBe('queued');
+    const id = (outcome as { id: string }).id;
+
+    // The refusal came and the dead-letter write failed: logged as an error about this job.
+    await waitFor(() => lines.some((line) => line.level === 'error' && line.fields.id === id), 10_000);
+    expect(await outbox.pending()).toEqual([
+      expect.objectContaining({ id, lastError: expect.objectContaining({ code: 'LTIAAS_REJECTED', upstreamStatus: 422, lmsMessage: 'Incorrect score received' }) }),
+    ]);
+    expect(lines.filter((line) => line.level === 'error').map((line) => line.message)).toContain(
+      'outbox: grade refused, but the dead-letter list could not be written; it stays pending and is tried again',
+    );
+    expect(await pendingFiles()).toEqual([`${id}.json`]);
+    expect(rejected).toEqual([]);
+
+    // failed/ is back: the next attempt is refused again and this time lands in the dead-letter list.
+    await fs.rm(path.join(dir, 'failed'));
+    await fs.mkdir(path.join(dir, 'failed'), { mode: 0o700 });
+    expect(await outbox.drain(10_000)).toBe(true);
+    expect(await outbox.pending()).toEqual([]);
+    expect(await outbox.failed()).toEqual([
+      expect.objectContaining({ id, error: expect.objectContaining({ code: 'LTIAAS_REJECTED', upstreamStatus: 422, lmsMessage: 'Incorrect score received' }) }),
+    ]);
+    expect(rejected).toEqual([expect.objectContaining({ code: 'LTIAAS_REJECTED', fromOutbox: true })]);
+  });
+
+  it('never arms a timer longer than setTimeout can hold, even when LTIAAS asks to wait years', async () => {
+    await harness.close();
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 20, maxDelayMs: 100 } });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    await harness.grades.forLaunch(launch.ltik).idToken();
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, headers: { 'Retry-After': String(10 ** 8) }, times: Infinity });
+    const timers = jest.spyOn(global, 'setTimeout');
+    try {
+      expect((await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 })).status).toBe('queued');
+      expect(await outbox.pending()).toHaveLength(1);
+      const delays = timers.mock.calls.map(([, delay]) => delay ?? 0);
+      expect(delays.filter((delay) => delay > MAX_TIMER_DELAY_MS)).toEqual([]);
+    } finally {
+      timers.mockRestore();
+    }
+  });
+
+  it('refuses retry.minDelayMs above retry.maxDelayMs, and a maxDelayMs above one hour, naming the option and the fix', async () => {
+    const never = path.join(dir, 'never-created');
+    const cases: Array<[{ minDelayMs?: number; maxDelayMs?: number }, string]> = [
+      [{ minDelayMs: 5000, maxDelayMs: 1000 }, '"retry.minDelayMs" must be less than or equal to "retry.maxDelayMs"'],
+      [{ maxDelayMs: 3_600_001 }, 'option "retry.maxDelayMs" is invalid'],
+    ];
+    for (const [retry, complaint] of cases) {
+      const error = thrownBy(() => fileOutbox({ dir: never, retry }));
+      expect(error).toBeInstanceOf(OptionsError);
+      expect(error).toMatchObject({ code: 'OPTIONS_INVALID', status: 500 });
+      expect((error as Error).message).toContain(complaint);
+      expect((error as Error).message).toContain('1 <= minDelayMs <= maxDelayMs <= 3600000');
+    }
+    // Refused before the folder is touched.
+    await expect(fs.stat(never)).rejects.toMatchObject({ code: 'ENOENT' });
+    // One hour is allowed; a small maxDelayMs alone brings the default minimum down with it.
+    const hourly = fileOutbox({ dir: never, retry: { maxDelayMs: 3_600_000 } });
+    await hourly.close();
+    const quick = fileOutbox({ dir: never, retry: { maxDelayMs: 500 } });
+    await quick.close();
+  });
+
+  it('throws the package\'s own errors: OPTIONS_INVALID for an outbox given to a second instance, LTIAAS_UNAVAILABLE for a grade after close()', async () => {
+    const second = thrownBy(() => ltiaasGrades({ ltiaasUrl: harness.emulator.url, apiKey: API_KEY, outbox }));
+    expect(second).toBeInstanceOf(OptionsError);
+    expect(second).toMatchObject({ code: 'OPTIONS_INVALID' });
+    await outbox.close();
+    const draft = { ltik: 'x', score: { activityProgress: 'Completed', gradingProgress: 'FullyGraded' } };
+    const afterClose = await outbox.enqueue(draft as never, new Error('LTIAAS is down')).catch((error: unknown) => error);
+    expect(isLtiaasGradesError(afterClose)).toBe(true);
+    expect(afterClose).toMatchObject({ code: 'LTIAAS_UNAVAILABLE', message: 'The outbox is closed: the grade was not stored.' });
   });
 
   it('answers 503 (not 202) when the outbox cannot store the grade', async () => {

@@ -1,45 +1,12 @@
 // Kill -9 loses no accepted grade: 20 students finish while LTIAAS is down, the tool is SIGKILLed and restarted.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startEmulator, type LtiaasEmulator } from 'express-ltiaas-grades/testing';
+import { killed, startTool, waitFor } from './helpers/toolProcesses';
 
 const API_KEY = 'crash-test-api-key';
-
-/** Starts the tool in a real child process and resolves with its port once it listens. */
-function startTool(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; output: string[] }> {
-  const child = spawn(process.execPath, ['-r', path.join(__dirname, 'fixtures/registerTs.js'), path.join(__dirname, 'fixtures/toolProcess.ts')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  return new Promise((resolve, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output.push(...chunk.toString().split('\n').filter(Boolean));
-      const listening = output.find((line) => line.startsWith('listening '));
-      if (listening) resolve({ child, port: Number(listening.split(' ')[1]), output });
-    });
-    child.on('exit', (code) => reject(new Error(`tool exited (${code}): ${output.join('\n')}`)));
-  });
-}
-
-function killed(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('outbox across kill -9', () => {
   let emulator: LtiaasEmulator;

@@ -30,15 +30,16 @@ export async function writeFileDurably(file: string, content: string): Promise<v
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temp, 'wx', PRIVATE_FILE_MODE);
   try {
-    await handle.writeFile(content, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(content, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(temp, file);
   } catch (error) {
-    await fs.rm(temp, { force: true });
+    // A failed write leaves nothing behind (a crash may: those are removed at the next start).
+    await fs.rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
   await syncDir(dir);
@@ -47,26 +48,4 @@ export async function writeFileDurably(file: string, content: string): Promise<v
 /** Removes `file` if present. Not synced: a removal lost in a crash only means a harmless repeat. */
 export async function removeFile(file: string): Promise<void> {
   await fs.rm(file, { force: true });
-}
-
-/** Reads every `*.json` file of `dir` (skipping temp files and unreadable leftovers of a crash). */
-export async function readJsonFiles<T>(dir: string, onUnreadable?: (file: string) => void): Promise<T[]> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const results: T[] = [];
-  for (const name of names) {
-    if (!name.endsWith('.json') || name.startsWith('.')) continue;
-    const file = path.join(dir, name);
-    try {
-      results.push(JSON.parse(await fs.readFile(file, 'utf8')) as T);
-    } catch {
-      onUnreadable?.(file);
-    }
-  }
-  return results;
 }

@@ -1,10 +1,11 @@
 // The outbox: holds grades that could not be delivered now and delivers them in the background.
 import { randomBytes } from 'node:crypto';
-import { isLtiaasGradesError, type LtiaasGradesError } from '../errors';
+import { isLtiaasGradesError, LtiaasUnavailableError, OptionsError, type LtiaasGradesError } from '../errors';
 import type { GradeDraft } from '../grades/deliverGrade';
 import { silentLogger, type ResolvedLogger } from '../logger';
 import { retryDelayMs } from '../client/retryPolicy';
 import type { SubmittedGrade } from '../types';
+import { resolveOutboxOptions } from './outboxOptions';
 import {
   viewOf,
   type FailedGradeJob,
@@ -21,7 +22,8 @@ export interface OutboxOptions {
   concurrency?: number;
   /**
    * Backoff between delivery rounds while LTIAAS or the LMS is failing (exponential, full
-   * jitter). Default `{ minDelayMs: 1000, maxDelayMs: 60000 }`.
+   * jitter). Default `{ minDelayMs: 1000, maxDelayMs: 60000 }`; `minDelayMs <= maxDelayMs <= 3600000`
+   * (1 hour), and `minDelayMs` defaults to `maxDelayMs` when that is below 1000.
    */
   retry?: { minDelayMs?: number; maxDelayMs?: number };
   /** A grade still undeliverable after this long moves to the dead-letter list. Default 7 days. */
@@ -44,7 +46,14 @@ export interface OutboxHooks {
   onFailed(job: FailedGradeJob, error: LtiaasGradesError): void;
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+/** setTimeout fires a longer delay after 1 ms (a timer spinning every millisecond); longer waits are re-armed on wake-up. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/** A delay setTimeout keeps as given: at least 0, at most about 24.8 days. */
+const timerDelayMs = (delayMs: number) => (Number.isNaN(delayMs) ? 0 : Math.min(MAX_TIMER_DELAY_MS, Math.max(0, delayMs)));
+
+/** Retries of one job whose dead-letter write failed count up to this in its backoff. */
+const MAX_JOB_BACKOFF_STEP = 20;
 
 function jobErrorOf(error: unknown): JobError {
   if (!isLtiaasGradesError(error)) return { code: 'UNEXPECTED', message: 'The delivery failed unexpectedly.' };
@@ -76,10 +85,12 @@ export class GradeOutbox {
   private closed = false;
   private idleWaiters: Array<() => void> = [];
 
+  /** Validates `options` (OptionsError naming the option and the fix). `storage` may be any {@link OutboxStorage}. */
   constructor(private readonly storage: OutboxStorage, options: OutboxOptions = {}) {
-    this.concurrency = options.concurrency ?? 8;
-    this.backoff = { retries: 0, minDelayMs: options.retry?.minDelayMs ?? 1000, maxDelayMs: options.retry?.maxDelayMs ?? 60_000 };
-    this.maxAgeMs = options.maxAgeMs ?? 7 * DAY_MS;
+    const resolved = resolveOutboxOptions(options);
+    this.concurrency = resolved.concurrency;
+    this.backoff = { retries: 0, ...resolved.retry };
+    this.maxAgeMs = resolved.maxAgeMs;
   }
 
   private get logger(): ResolvedLogger {
@@ -88,24 +99,30 @@ export class GradeOutbox {
 
   /** Connects the outbox to the grades instance that delivers its jobs, and loads what a previous run left. */
   connect(hooks: OutboxHooks): void {
-    if (this.hooks) throw new Error('This outbox is already used by another ltiaasGrades() or ltiaasClient() instance.');
+    if (this.hooks) {
+      throw new OptionsError('This outbox is already used by another ltiaasGrades() or ltiaasClient() instance; make one outbox per instance, each with its own folder.');
+    }
     this.hooks = hooks;
-    this.loaded = this.storage.loadPending().then(
-      (jobs) => {
+    this.storage.useLogger?.(hooks.logger);
+    this.loaded = this.storage
+      .loadPending()
+      .then((jobs) => {
         jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
         for (const job of jobs) if (!this.jobs.has(job.id)) this.jobs.set(job.id, { ...job, nextAttemptAt: Math.min(job.nextAttemptAt, Date.now()) });
         if (jobs.length > 0) this.logger.info({ pending: jobs.length }, 'outbox: resuming grades left by a previous run');
         this.pump();
-      },
-      (error: unknown) => {
+      })
+      // Caught after the handler too: nothing a stored file holds may become an unhandled rejection (a crash).
+      .catch((error: unknown) => {
         this.logger.error({ error: (error as Error).message }, 'outbox: could not read the pending grades');
-      },
-    );
+      });
   }
 
   /** Stores a grade durably (resolves once it is on disk) and schedules its delivery. */
   async enqueue(draft: GradeDraft, reason: unknown): Promise<StoredGradeJob> {
-    if (this.closed) throw new Error('The outbox is closed.');
+    if (this.closed) {
+      throw new LtiaasUnavailableError({ status: 503, code: 'LTIAAS_UNAVAILABLE', message: 'The outbox is closed: the grade was not stored.' });
+    }
     const now = Date.now();
     // The grade is here because LTIAAS just failed: count that, so the outbox probes after a
     // backoff instead of sending straight into the same failure.
@@ -170,7 +187,7 @@ export class GradeOutbox {
 
   private schedule(delayMs: number): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.pump(), Math.max(0, delayMs));
+    this.timer = setTimeout(() => this.pump(), timerDelayMs(delayMs));
     this.timer.unref?.();
   }
 
@@ -193,12 +210,16 @@ export class GradeOutbox {
 
   private async settle(job: StoredGradeJob, outcome: JobOutcome): Promise<void> {
     if (outcome.kind === 'delivered') {
-      // Marked done right after LTIAAS said 2xx. A crash before this line repeats the score
+      // Marked done right after LTIAAS said 2xx. A crash before the removal repeats the score
       // with the same timestamp, which the LMS treats as the same score.
       this.jobs.delete(job.id);
-      await this.storage.remove(job.id);
       this.consecutiveFailures = 0;
       this.blockedUntil = 0;
+      try {
+        await this.storage.remove(job.id);
+      } catch (error) {
+        this.logger.error({ id: job.id, error: (error as Error).message }, 'outbox: grade delivered, but its file could not be removed; the next start sends it again, with the same timestamp');
+      }
       this.hooks!.onDelivered(job, outcome.submitted);
       return;
     }
@@ -220,10 +241,27 @@ export class GradeOutbox {
     await this.storage.save(job);
   }
 
+  /**
+   * Moves a refused grade to the dead-letter list. It leaves the pending list only once the
+   * dead-letter write succeeded: if that fails, the grade stays pending (shown with the refusal)
+   * and is tried again after a backoff, so it is never in neither list.
+   */
   private async moveToFailed(job: StoredGradeJob, error: LtiaasGradesError, message?: string): Promise<void> {
     const failed: FailedGradeJob = { ...job, failedAt: new Date().toISOString(), error: { ...jobErrorOf(error), ...(message ? { message } : {}) } };
+    try {
+      await this.storage.moveToFailed(failed);
+    } catch (writeError) {
+      const delay = retryDelayMs(Math.min(Math.max(0, job.attempts - 1), MAX_JOB_BACKOFF_STEP), this.backoff);
+      job.lastError = failed.error;
+      job.nextAttemptAt = Date.now() + delay;
+      this.logger.error(
+        { id: job.id, code: failed.error.code, error: (writeError as Error).message, retryInMs: delay },
+        'outbox: grade refused, but the dead-letter list could not be written; it stays pending and is tried again',
+      );
+      await this.storage.save(job).catch(() => undefined);
+      return;
+    }
     this.jobs.delete(job.id);
-    await this.storage.moveToFailed(failed);
     this.hooks!.onFailed(failed, error);
   }
 
@@ -253,10 +291,15 @@ export class GradeOutbox {
     const { failedAt: _failedAt, error: _error, ...job } = failed;
     const pending: StoredGradeJob = { ...job, attempts: 0, nextAttemptAt: Date.now() };
     delete pending.lastError;
+    // Pending first, in memory only once it is on disk; a failed removal below leaves it in both lists, never in none.
     await this.storage.save(pending);
-    await this.storage.removeFailed(id);
     this.jobs.set(id, pending);
     this.pump();
+    try {
+      await this.storage.removeFailed(id);
+    } catch (error) {
+      this.logger.error({ id, error: (error as Error).message }, 'outbox: grade re-queued, but it could not be removed from the dead-letter list');
+    }
     return true;
   }
 
@@ -265,7 +308,7 @@ export class GradeOutbox {
     await this.loaded;
     if (this.jobs.size === 0 && this.running.size === 0) return true;
     return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const timer = setTimeout(() => resolve(false), timerDelayMs(timeoutMs));
       this.idleWaiters.push(() => {
         clearTimeout(timer);
         resolve(true);
@@ -273,10 +316,14 @@ export class GradeOutbox {
     });
   }
 
-  /** Stops scheduling; deliveries under way finish. Pending grades stay on disk for the next run. */
+  /**
+   * Stops scheduling; deliveries under way finish. Pending grades stay stored for the next run,
+   * and the storage is closed (a file outbox releases its folder's lock).
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     while (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await this.storage.close?.();
   }
 }

@@ -1,5 +1,6 @@
 // What the outbox stores for each grade, and the storage interface a durable outbox is built on.
 import type { GradeDraft } from '../grades/deliverGrade';
+import type { Logger } from '../logger';
 
 /** A grade held for later delivery. Holds the ltik and service key: storage must be private. */
 export interface StoredGradeJob {
@@ -40,6 +41,10 @@ export interface OutboxStorage {
   moveToFailed(job: FailedGradeJob): Promise<void>;
   loadFailed(): Promise<FailedGradeJob[]>;
   removeFailed(id: string): Promise<void>;
+  /** Optional: where to report what the storage set aside (given when the outbox is connected). */
+  useLogger?(logger: Required<Logger>): void;
+  /** Optional: called by the outbox's close(), after deliveries under way finished (e.g. to release a lock). */
+  close?(): Promise<void>;
 }
 
 /** A job as shown to people and logs: no ltik, no service key. */
