@@ -5,7 +5,7 @@ import { LtiaasApi } from './client/ltiaasApi';
 import { LtiaasTransport, type CallOptions } from './client/transport';
 import { isLtiaasGradesError, LtiaasUnavailableError, type LtiaasGradesError } from './errors';
 import { GradeEvents } from './events';
-import { deliverGrade, type GradeDraft } from './grades/deliverGrade';
+import { deliverGrade, scoreKeysOf, type GradeDraft } from './grades/deliverGrade';
 import { LineItemResolver } from './grades/lineItemResolver';
 import { ScoreClock } from './grades/scoreClock';
 import type { JobOutcome, GradeOutbox } from './outbox/gradeOutbox';
@@ -137,7 +137,9 @@ export class GradesCore {
   async queueGrade(draft: GradeDraft, reason: LtiaasGradesError, startedAt: number): Promise<QueuedGrade | undefined> {
     if (!this.outbox) return undefined;
     // The time the student finished, fixed now so every later attempt repeats the same score.
-    draft.timestamp ??= draft.lineItemId && draft.userId ? this.clock.stamp(draft.lineItemId, draft.userId) : this.clock.stampUnkeyed();
+    // Stamped under this student's own names (the launch, when the user is not known yet), so
+    // an outage's backlog of other students' grades cannot push it ahead of the clock.
+    draft.timestamp ??= this.clock.stampFor(scoreKeysOf(draft));
     let job: StoredGradeJob;
     try {
       job = await this.outbox.enqueue(draft, reason);
