@@ -5,12 +5,14 @@ import { LtiaasApi } from './client/ltiaasApi';
 import { LtiaasTransport, type CallOptions } from './client/transport';
 import { isLtiaasGradesError, LtiaasUnavailableError, type LtiaasGradesError } from './errors';
 import { GradeEvents } from './events';
-import { deliverGrade, type GradeDraft } from './grades/deliverGrade';
+import { deliverGrade, scoreKeysOf, type GradeDraft } from './grades/deliverGrade';
 import { LineItemResolver } from './grades/lineItemResolver';
 import { ScoreClock } from './grades/scoreClock';
 import type { JobOutcome, GradeOutbox } from './outbox/gradeOutbox';
 import type { StoredGradeJob } from './outbox/outboxTypes';
 import type { ResolvedOptions } from './options';
+import { redactSecrets } from './redact';
+import { GuardedServiceKeyStore } from './serviceKeys/guardedServiceKeyStore';
 import type { IdToken, QueuedGrade } from './types';
 
 /** A short digest of a secret: cache keys stay small and the heap holds no usable ltik. */
@@ -26,12 +28,16 @@ export class GradesCore {
   readonly clock = new ScoreClock();
   readonly events: GradeEvents;
   readonly outbox?: GradeOutbox;
+  /** The app's service key store, called so that a careless one cannot crash the tool. */
+  readonly serviceKeys?: GuardedServiceKeyStore;
   private readonly idTokens: LruCache<string, Promise<IdToken>>;
 
   constructor(readonly options: ResolvedOptions) {
+    // Only the event's name and the error's message: a listener's message is the app's text, scrubbed all the same.
     this.events = new GradeEvents((error, event) =>
-      options.logger.error({ event, error: error instanceof Error ? error.message : String(error) }, 'grade event listener threw'),
+      options.logger.error({ event, error: redactSecrets(error instanceof Error ? error.message : String(error), [options.apiKey]) }, 'grade event listener failed'),
     );
+    if (options.serviceKeyStore) this.serviceKeys = new GuardedServiceKeyStore(options.serviceKeyStore, options.logger, [options.apiKey]);
     this.transport = new LtiaasTransport({
       ltiaasUrl: options.ltiaasUrl,
       apiKey: options.apiKey,
@@ -94,23 +100,22 @@ export class GradesCore {
 
   /** Keeps the launch's service key in the store, as LTIAAS advises, on each launch with grades. */
   private recordServiceKey(token: IdToken): void {
-    const store = this.options.serviceKeyStore;
+    const store = this.serviceKeys;
     const serviceKey = token.services.serviceKey;
     const contextId = token.launch.context?.id;
     const resourceLinkId = token.launch.resourceLink?.id;
     if (!store || !serviceKey || !token.services.assignmentAndGrades.available || !contextId || !resourceLinkId) return;
-    store
-      .save({
-        platformId: token.platform.id,
-        contextId,
-        resourceLinkId,
-        serviceKey,
-        ...(token.services.assignmentAndGrades.lineItemId ? { lineItemId: token.services.assignmentAndGrades.lineItemId } : {}),
-        ...(token.launch.context?.title ? { contextTitle: token.launch.context.title } : {}),
-        ...(token.launch.resourceLink?.title ? { resourceLinkTitle: token.launch.resourceLink.title } : {}),
-        updatedAt: new Date().toISOString(),
-      })
-      .catch((error: unknown) => this.options.logger.error({ error: (error as Error).message }, 'could not record the launch\'s service key'));
+    // Never rejects (see GuardedServiceKeyStore): a failing store is logged, the page goes on.
+    void store.save({
+      platformId: token.platform.id,
+      contextId,
+      resourceLinkId,
+      serviceKey,
+      ...(token.services.assignmentAndGrades.lineItemId ? { lineItemId: token.services.assignmentAndGrades.lineItemId } : {}),
+      ...(token.launch.context?.title ? { contextTitle: token.launch.context.title } : {}),
+      ...(token.launch.resourceLink?.title ? { resourceLinkTitle: token.launch.resourceLink.title } : {}),
+      updatedAt: new Date().toISOString(),
+    });
   }
 
   /** Names the grade book a launch writes to, so launches in one context share resolved columns. */
@@ -137,7 +142,9 @@ export class GradesCore {
   async queueGrade(draft: GradeDraft, reason: LtiaasGradesError, startedAt: number): Promise<QueuedGrade | undefined> {
     if (!this.outbox) return undefined;
     // The time the student finished, fixed now so every later attempt repeats the same score.
-    draft.timestamp ??= draft.lineItemId && draft.userId ? this.clock.stamp(draft.lineItemId, draft.userId) : this.clock.stampUnkeyed();
+    // Stamped under this student's own names (the launch, when the user is not known yet), so
+    // an outage's backlog of other students' grades cannot push it ahead of the clock.
+    draft.timestamp ??= this.clock.stampFor(scoreKeysOf(draft));
     let job: StoredGradeJob;
     try {
       job = await this.outbox.enqueue(draft, reason);

@@ -59,18 +59,22 @@ export interface GradeEventMap {
 
 export type GradeEventName = keyof GradeEventMap;
 
-/** A typed event emitter; a listener that throws is reported to the logger, never to the grade. */
+/**
+ * A typed event emitter. A listener's failure is reported to the logger, never to the grade:
+ * a listener that throws, and an async listener whose promise rejects (which Node would
+ * otherwise treat as an unhandled rejection and end the process over).
+ */
 export class GradeEvents {
   private readonly emitter = new EventEmitter();
 
   constructor(private readonly onListenerError: (error: unknown, event: GradeEventName) => void) {}
 
-  on<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void): this {
+  on<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void | Promise<void>): this {
     this.emitter.on(event, listener);
     return this;
   }
 
-  off<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void): this {
+  off<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void | Promise<void>): this {
     this.emitter.off(event, listener);
     return this;
   }
@@ -78,10 +82,27 @@ export class GradeEvents {
   emit<E extends GradeEventName>(event: E, payload: GradeEventMap[E]): void {
     for (const listener of this.emitter.listeners(event)) {
       try {
-        (listener as (payload: GradeEventMap[E]) => void)(payload);
+        const returned: unknown = (listener as (payload: GradeEventMap[E]) => unknown)(payload);
+        if (isThenable(returned)) {
+          // Promise.resolve also settles a thenable whose own `then` throws.
+          Promise.resolve(returned).then(undefined, (error: unknown) => this.report(error, event));
+        }
       } catch (error) {
-        this.onListenerError(error, event);
+        this.report(error, event);
       }
     }
   }
+
+  /** A logger that throws must not turn a reported failure into the grade's failure, or an unhandled one. */
+  private report(error: unknown, event: GradeEventName): void {
+    try {
+      this.onListenerError(error, event);
+    } catch {
+      // Nothing left to tell.
+    }
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

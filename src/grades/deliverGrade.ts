@@ -1,11 +1,12 @@
 // The grade passback pattern in one place: who, which column, when, then post (now or from the outbox).
 import { ltikCredential, serviceKeyCredential, type Credential } from '../client/credentials';
 import type { CallOptions } from '../client/transport';
-import { GradesCore } from '../core';
+import { GradesCore, digest } from '../core';
 import { GradesUnavailableError, LtikError, isLtiaasGradesError } from '../errors';
 import type { SubmittedGrade } from '../types';
 import type { ValidLineItemSpec } from './lineItemSchema';
 import { LineItems } from './lineItems';
+import { scoreKeys, type ScoreKey } from './scoreClock';
 import type { ValidScore } from './scoreSchema';
 
 /**
@@ -71,6 +72,23 @@ async function learnLaunch(core: GradesCore, draft: GradeDraft, options: Deliver
   await options.persist?.(draft);
 }
 
+/**
+ * The names of this draft's student and column known so far, for ordering its timestamp
+ * (see ScoreClock): the resolved column and user once known; before that, the launch (by the
+ * digest of its ltik) or the user with the column the caller asked for. A launch grade
+ * without a spec goes to the launch's own line item, so "the launch's column" names it
+ * whether or not the ID token has been read yet.
+ */
+export function scoreKeysOf(draft: GradeDraft, lineItemId: string | undefined = draft.lineItemId): ScoreKey[] {
+  const keys: ScoreKey[] = [];
+  const column = lineItemId ?? (draft.lineItemSpec ? undefined : draft.fixedLineItemId);
+  if (column !== undefined && draft.userId !== undefined) keys.push(scoreKeys.column(column, draft.userId));
+  const asked = draft.lineItemSpec ? `spec\u0000${draft.lineItemSpec.resourceId}\u0000${draft.lineItemSpec.tag ?? ''}` : 'launch-column';
+  if (draft.ltik) keys.push(scoreKeys.launch(digest(draft.ltik), asked));
+  if (draft.userId !== undefined && draft.scope !== undefined && draft.lineItemSpec) keys.push(scoreKeys.user(draft.scope, draft.userId, asked));
+  return keys;
+}
+
 function chooseCredential(draft: GradeDraft, preferServiceKey: boolean): Credential {
   if (draft.ltik && !(preferServiceKey && draft.serviceKey)) return ltikCredential(draft.ltik);
   if (draft.serviceKey) return serviceKeyCredential(draft.serviceKey);
@@ -102,11 +120,13 @@ export async function deliverGrade(core: GradesCore, draft: GradeDraft, options:
 
   const post = async (lineItems: LineItems): Promise<string> => {
     const lineItemId = await targetLineItemId(core, draft, lineItems, options.call);
+    const keys = scoreKeysOf(draft, lineItemId);
     if (draft.timestamp === undefined) {
-      draft.timestamp = core.clock.stamp(lineItemId, userId);
+      draft.timestamp = core.clock.stampFor(keys);
       await options.persist?.(draft);
     } else {
-      core.clock.observe(lineItemId, userId, draft.timestamp);
+      // A queued grade delivered now: a later score of this student on this column comes after it.
+      core.clock.observeFor(keys, draft.timestamp);
     }
     draft.lineItemId = lineItemId;
     await core.api.postScore(credential, lineItemId, { userId, ...draft.score, timestamp: draft.timestamp }, options.call);
