@@ -1,8 +1,10 @@
 // A careless app cannot crash the tool: listeners that throw or reject, a service key store that misbehaves.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { GradesUnavailableError, ltiaasGrades, type Logger, type ServiceKeyRecord, type ServiceKeyStore } from 'express-ltiaas-grades';
+import { GradesUnavailableError, fileOutbox, ltiaasGrades, type Logger, type ServiceKeyRecord, type ServiceKeyStore } from 'express-ltiaas-grades';
 import { startEmulator, type LtiaasEmulator } from 'express-ltiaas-grades/testing';
 import { GuardedServiceKeyStore } from '../src/serviceKeys/guardedServiceKeyStore';
 import { resolveLogger } from '../src/logger';
@@ -221,6 +223,36 @@ describe('event listeners outside Express', () => {
     } finally {
       await client.close();
       await emulator.close();
+    }
+  });
+
+  it('a logger whose every method throws does not fail a queued grade nor stop the outbox delivering it', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'throwing-logger-'));
+    const emulator = await startEmulator({ apiKey: API_KEY });
+    const throwing = () => {
+      throw new Error('logger is down');
+    };
+    const outbox = fileOutbox({ dir, retry: { minDelayMs: 20, maxDelayMs: 100 } });
+    const client = ltiaasGrades({
+      ltiaasUrl: emulator.url,
+      apiKey: API_KEY,
+      retry: { retries: 0 },
+      outbox,
+      logger: { debug: throwing, info: throwing, warn: throwing, error: throwing },
+    });
+    try {
+      const launch = emulator.launch({ lineItem: { label: 'Quiz', scoreMaximum: 10 } });
+      await emulator.unreachable();
+      // Queueing logs a warning: a throwing logger must not turn the 202 into a failure.
+      await expect(client.forLaunch(launch.ltik).submit({ scoreGiven: 7, scoreMaximum: 10 })).resolves.toMatchObject({ status: 'queued' });
+      expect(await outbox.pending()).toHaveLength(1);
+      await emulator.reachable();
+      expect(await outbox.drain(10_000)).toBe(true);
+      expect(emulator.scores(launch.lineItemId!).map((score) => [score.userId, score.scoreGiven])).toEqual([[launch.userId, 7]]);
+    } finally {
+      await client.close();
+      await emulator.close();
+      await fs.rm(dir, { recursive: true, force: true });
     }
   });
 

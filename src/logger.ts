@@ -27,12 +27,23 @@ const ignore: LogMethod = () => undefined;
 
 export const silentLogger: ResolvedLogger = { debug: ignore, info: ignore, warn: ignore, error: ignore };
 
-/** Binds each present level to its logger (pino's methods need `this`) and fills gaps with no-ops. */
+/**
+ * Binds each present level to its logger (pino's methods need `this`) and fills gaps with no-ops.
+ * A logger that throws is the app's bug, but it must not fail a grade or crash the process from
+ * a background path (the outbox, a listener report), so each call is guarded.
+ */
 export function resolveLogger(logger: Logger | undefined): ResolvedLogger {
   if (!logger) return silentLogger;
   const bind = (level: keyof Logger): LogMethod => {
     const method = logger[level];
-    return typeof method === 'function' ? method.bind(logger) : ignore;
+    if (typeof method !== 'function') return ignore;
+    return (fields, message) => {
+      try {
+        method.call(logger, fields, message);
+      } catch {
+        // Nowhere left to report it: the logger is the reporting channel.
+      }
+    };
   };
   return { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') };
 }

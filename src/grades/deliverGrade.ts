@@ -129,7 +129,7 @@ export async function deliverGrade(core: GradesCore, draft: GradeDraft, options:
       core.clock.observeFor(keys, draft.timestamp);
     }
     draft.lineItemId = lineItemId;
-    await core.api.postScore(credential, lineItemId, { userId, ...draft.score, timestamp: draft.timestamp }, options.call);
+    await core.api.postScore(credential, lineItemId, { ...draft.score, userId, timestamp: draft.timestamp }, options.call);
     return lineItemId;
   };
 
