@@ -65,7 +65,11 @@ function startCarelessTool(env: Record<string, string>): Promise<ToolProcess> {
         }
         return false;
       };
-      if (!check()) waiters.push(() => void check());
+      // Checked again on every new line until it matches or the process ends.
+      const recheck = () => {
+        if (!check()) waiters.push(recheck);
+      };
+      recheck();
     });
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => output.push(`stderr ${chunk.toString()}`));
