@@ -183,7 +183,7 @@ describe.each(EXPRESS_VERSIONS)('the demo on %s', (_name, expressLib) => {
         eyebrow: 'Grade not recorded',
         heading: 'The LMS refused this grade',
         code: 'LTIAAS_REJECTED',
-        note: 'Technical note: The LMS answered HTTP 422.',
+        note: 'Technical note: the LMS answered HTTP 422.',
       });
       expect(response.text).toContain('The LMS said: “Incorrect score received”');
       expect(response.text).toContain('launch as a student to see a grade recorded');

@@ -57,7 +57,7 @@ function describeGradesError(err, { emulatorMode, gradeAttempt, instructor }) {
           eyebrow,
           heading: 'The quiz could not be opened',
           explanation: `Your course did not accept the quiz's request. ${openAgain}`,
-          note: httpNote('The LMS', err),
+          note: httpNote('the LMS', err),
         };
       }
       if (instructor) {
@@ -70,7 +70,7 @@ function describeGradesError(err, { emulatorMode, gradeAttempt, instructor }) {
               'That is expected here: launch as a student to see a grade recorded.'
             : 'LMSes record grades only for the students of a course: instructors, test students and preview users get none. ' +
               "That is expected: your students' grades are recorded when they finish.",
-          note: httpNote('The LMS', err),
+          note: httpNote('the LMS', err),
         };
       }
       return {
@@ -79,7 +79,7 @@ function describeGradesError(err, { emulatorMode, gradeAttempt, instructor }) {
         lmsMessage: err.upstream?.lmsMessage,
         explanation:
           "Your course's grade book did not accept it. Please tell your instructor: they can check that you are enrolled and that this activity takes grades.",
-        note: httpNote('The LMS', err),
+        note: httpNote('the LMS', err),
       };
     case 'GRADES_UNAVAILABLE':
       return {
