@@ -387,6 +387,9 @@ describe('line items', () => {
 
   it('filters the list by resourceLinkId, resourceId and tag', async () => {
     const launch = emulator.launch();
+    // A line item can be bound only to a resource link of the course: place rl-1 and rl-2 in it.
+    emulator.launch({ resourceLink: { id: 'rl-1' } });
+    emulator.launch({ resourceLink: { id: 'rl-2' } });
     const a = await createLineItem(launch, { label: 'A', scoreMaximum: 1, resourceLinkId: 'rl-1', resourceId: 'r-a', tag: 'quiz' });
     const b = await createLineItem(launch, { label: 'B', scoreMaximum: 1, resourceLinkId: 'rl-1', resourceId: 'r-b', tag: 'essay' });
     const c = await createLineItem(launch, { label: 'C', scoreMaximum: 1, resourceLinkId: 'rl-2', resourceId: 'r-a', tag: 'quiz' });
@@ -520,7 +523,7 @@ describe('line items', () => {
 
   it('answers unknown /api routes and methods with an LTIAAS-shaped 404', async () => {
     const auth = ltikAuth(emulator.launch().ltik);
-    for (const [method, path] of [['GET', '/api/memberships'], ['PATCH', '/api/lineitems'], ['POST', '/api/idtoken'], ['GET', '/api']]) {
+    for (const [method, path] of [['GET', '/api/rosters'], ['POST', '/api/memberships'], ['PATCH', '/api/lineitems'], ['POST', '/api/idtoken'], ['GET', '/api']]) {
       const response = await call(method!, path!, { auth });
       expect(response.status).toBe(404);
       expect(response.body).toMatchObject({ status: 404, error: 'Not Found', details: { message: 'ROUTE_NOT_FOUND' } });

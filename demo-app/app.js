@@ -1,10 +1,11 @@
 // The demo quiz tool as an Express app: launch (emulator only), quiz, grade passback and error pages.
 'use strict';
 
-const express = require('express');
+const defaultExpress = require('express');
 const { createErrorPageHandler } = require('./errorPages');
 const { renderErrorPage, renderQuizPage, renderResultPage, renderStartPage } = require('./pages');
 const { questionCount, questions, scoreQuiz } = require('./quiz');
+const { isInstructor } = require('./roles');
 
 // The grade-book column of this quiz: found by resourceId in the course, created on the first grade.
 const QUIZ_LINE_ITEM = { resourceId: 'demo-quiz-1', label: 'Demo quiz', scoreMaximum: questionCount };
@@ -18,8 +19,9 @@ const START_PAGE = { href: '/', label: 'Back to the start page' };
 /**
  * Builds the quiz tool. `grades` is an `ltiaasGrades(...)` instance; `emulator` is the LTIAAS
  * emulator when the demo plays the LMS itself, undefined against a real LTIAAS account.
+ * `express` is the Express module to build with (the installed one by default; tests pass 4 and 5).
  */
-function createDemoApp({ grades, emulator } = {}) {
+function createDemoApp({ grades, emulator, express = defaultExpress } = {}) {
   if (!grades) throw new TypeError('createDemoApp({ grades, emulator }): grades (from ltiaasGrades(...)) is required.');
   const gradebookUrl = emulator ? `${emulator.url}/gradebook` : undefined;
 
@@ -36,10 +38,11 @@ function createDemoApp({ grades, emulator } = {}) {
 
   app.post('/launch', emulator ? createEmulatorLaunch(emulator) : launchesComeFromTheLms);
 
-  app.get('/quiz', showQuiz);
+  app.get('/quiz', forwardRejection(showQuiz));
 
   app.post(
     '/quiz/finish',
+    markGradeAttempt,
     scoreQuiz,
     grades.submitGrade({
       score: (req, res) => ({
@@ -79,6 +82,19 @@ function setPageHeaders(req, res, next) {
   next();
 }
 
+/** Express 4 does not pass a rejected promise to the error handler (Express 5 does): an async route says so itself. */
+function forwardRejection(asyncRoute) {
+  return function routeWithRejectionForwarded(req, res, next) {
+    asyncRoute(req, res, next).catch(next);
+  };
+}
+
+/** Marks the request as carrying a finished quiz's grade, so that an error page can say the grade was not recorded. */
+function markGradeAttempt(req, res, next) {
+  res.locals.gradeAttempt = true;
+  next();
+}
+
 /** `POST /launch`: asks the emulator for a launch and redirects to the quiz with its ltik, as LTIAAS does. */
 function createEmulatorLaunch(emulator) {
   // A new user per launch, so that several students can take the quiz and each get a row.
@@ -89,7 +105,7 @@ function createEmulatorLaunch(emulator) {
       res.status(400).type('html').send(
         renderErrorPage({
           heading: 'Unknown role',
-          message: 'Launch as a student or as an instructor from the start page.',
+          explanation: 'Launch as a student or as an instructor from the start page.',
           code: 'BAD_REQUEST',
           nextStep: START_PAGE,
         }),
@@ -110,7 +126,7 @@ function launchesComeFromTheLms(req, res) {
   res.status(404).type('html').send(
     renderErrorPage({
       heading: 'Launches come from the LMS',
-      message: 'This demo is connected to a real LTIAAS account: open the quiz from your course in the LMS.',
+      explanation: 'This demo is connected to a real LTIAAS account: open the quiz from your course in the LMS.',
       code: 'NOT_FOUND',
       nextStep: START_PAGE,
     }),
@@ -121,10 +137,11 @@ function launchesComeFromTheLms(req, res) {
 async function showQuiz(req, res) {
   const idToken = await req.lti.grades.idToken();
   const notices = [];
-  if (!idToken.services.assignmentAndGrades.available) {
+  const gradesAvailable = idToken.services.assignmentAndGrades.available;
+  const instructor = isInstructor(idToken.user.roles);
+  if (!gradesAvailable) {
     notices.push('The LMS did not enable grades for this activity, so your grade cannot be sent to the grade book.');
-  }
-  if (idToken.user.roles.some((role) => /(^|[#/])Instructor$/.test(role))) {
+  } else if (instructor) {
     notices.push('You launched as an instructor: LMSes usually refuse grades for instructors, so finishing will show the refusal.');
   }
   res.type('html').send(
@@ -135,13 +152,14 @@ async function showQuiz(req, res) {
       questions,
       ltik: req.lti.ltik,
       notices,
+      gradeRecorded: gradesAvailable && !instructor,
     }),
   );
 }
 
 function showNotFound(req, res) {
   res.status(404).type('html').send(
-    renderErrorPage({ heading: 'Page not found', message: 'There is no page at this address.', code: 'NOT_FOUND', nextStep: START_PAGE }),
+    renderErrorPage({ heading: 'Page not found', explanation: 'There is no page at this address.', code: 'NOT_FOUND', nextStep: START_PAGE }),
   );
 }
 

@@ -105,8 +105,12 @@ It is connected to a real LTIAAS account, so it is launched from the LMS: LTIAAS
 ${body}`);
 }
 
-/** `GET /quiz`: the questions, as a form that carries the launch's ltik to /quiz/finish. */
-function renderQuizPage({ userName, courseTitle, activityTitle, questions, ltik, notices }) {
+/**
+ * `GET /quiz`: the questions, as a form that carries the launch's ltik to /quiz/finish.
+ * `gradeRecorded` is false when the notices say the grade will not reach the grade book
+ * (grades off, or an instructor whom the LMS will refuse): then the page does not promise it.
+ */
+function renderQuizPage({ userName, courseTitle, activityTitle, questions, ltik, notices, gradeRecorded }) {
   const noticeHtml = (notices ?? []).map((notice) => `<p class="notice">${escapeHtml(notice)}</p>`).join('\n');
   const fieldsets = questions
     .map((question, index) => {
@@ -124,12 +128,14 @@ ${choices}
     .join('\n');
   return layout(activityTitle, `<p class="eyebrow">${escapeHtml(courseTitle)}</p>
 <h1>${escapeHtml(activityTitle)}</h1>
-<p>Hello, ${escapeHtml(userName)}. Answer the ${questions.length} questions below; each correct answer is worth one point, and your grade goes to the course grade book when you finish.</p>
+<p data-test="quiz-intro">Hello, ${escapeHtml(userName)}. Answer the ${questions.length} questions below; each correct answer is worth one point${
+    gradeRecorded ? ', and your grade goes to the course grade book when you finish' : ''
+  }.</p>
 ${noticeHtml}
 <form method="post" action="/quiz/finish" data-test="quiz-form">
 ${ltikField(ltik)}
 ${fieldsets}
-<div class="actions"><button class="primary" type="submit" data-test="submit-quiz">Finish and send my grade</button></div>
+<div class="actions"><button class="primary" type="submit" data-test="submit-quiz">${gradeRecorded ? 'Finish and send my grade' : 'Finish the quiz'}</button></div>
 </form>`);
 }
 
@@ -149,12 +155,23 @@ ${gradebookLink(gradebookUrl, { text: 'Open the grade book', className: 'button 
 </div>`);
 }
 
-/** Any failure: a heading, the LMS's words or our explanation, a technical note, the stable code, and what to do next. */
-function renderErrorPage({ heading, eyebrow = 'Something went wrong', details, code, lmsMessage, explanation, nextStep }) {
+const ERROR_PAGE_FIELDS = new Set(['heading', 'eyebrow', 'details', 'code', 'lmsMessage', 'explanation', 'nextStep']);
+
+/**
+ * Any failure: a heading, the LMS's words and our explanation, a small technical note, the stable
+ * code, and what to do next. An unknown field throws: a misnamed one (`message` for `explanation`)
+ * would otherwise drop its words from the page without a sound.
+ */
+function renderErrorPage(fields) {
+  const unknown = Object.keys(fields).filter((name) => !ERROR_PAGE_FIELDS.has(name));
+  if (unknown.length > 0) {
+    throw new TypeError(`renderErrorPage: unknown field(s) ${unknown.join(', ')}; the fields are ${[...ERROR_PAGE_FIELDS].join(', ')}.`);
+  }
+  const { heading, eyebrow = 'Something went wrong', details, code, lmsMessage, explanation, nextStep } = fields;
   const lms = lmsMessage ? `<p class="lms-message">The LMS said: “${escapeHtml(lmsMessage)}”</p>\n` : '';
   const why = explanation ? `<p>${escapeHtml(explanation)}</p>\n` : '';
-  const note = details ? `<p class="muted details">${escapeHtml(details)}</p>\n` : '';
-  const codeLine = code ? `<p class="muted">Error code: <code data-test="error-code">${escapeHtml(code)}</code></p>\n` : '';
+  const note = details ? `<p class="muted details" data-test="error-note">${escapeHtml(details)}</p>\n` : '';
+  const codeLine = code ? `<p class="muted details">Error code: <code data-test="error-code">${escapeHtml(code)}</code></p>\n` : '';
   const next = nextStep ? `<div class="actions"><a class="button secondary" href="${escapeHtml(nextStep.href)}">${escapeHtml(nextStep.label)}</a></div>` : '';
   return layout(heading, `<div class="error" data-test="error">
 <p class="eyebrow">${escapeHtml(eyebrow)}</p>

@@ -1,4 +1,4 @@
-// End to end in headless Chromium: the demo started as `npm run demo` runs it, a student's grade in the emulator's grade book, an instructor's refused.
+// End to end in headless Chromium: the demo started as `npm run demo` runs it, a student's grade in the emulator's grade book, an instructor's refused, the grade book on a phone.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -21,6 +21,8 @@ const CHROMIUM_ARGS = [
 ];
 // Wide enough for the grade book's table without wrapping, small enough to read in a README.
 const VIEWPORT = { width: 1100, height: 800 };
+// A common phone's CSS width (iPhone 12 to 15).
+const PHONE_VIEWPORT = { width: 390, height: 844 };
 const DEMO_START_TIMEOUT_MS = 30000;
 const EMULATOR_API_KEY = 'emulator-api-key';
 const LOOPBACK_PREFIX = 'http://127.0.0.1:';
@@ -141,6 +143,22 @@ async function submitQuiz(page: Page): Promise<number> {
 async function launch(page: Page, button: 'launch-student' | 'launch-instructor'): Promise<void> {
   await Promise.all([page.waitForURL((url) => url.pathname === '/quiz' && url.searchParams.has('ltik')), page.locator(`[data-test=${button}]`).click()]);
   await page.locator('[data-test=quiz-form]').waitFor();
+}
+
+/**
+ * Evaluates in the page once it has loaded. The grade book reloads itself every 2 s, and a reload
+ * in the middle of an evaluation destroys its context: then it is simply asked again.
+ */
+async function evaluateWhenLoaded<T>(page: Page, pageFunction: () => T): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    await page.waitForLoadState('load');
+    try {
+      return await page.evaluate(pageFunction);
+    } catch (error) {
+      const reloaded = /Execution context was destroyed|navigat/i.test(String(error));
+      if (!reloaded || attempt >= 5) throw error;
+    }
+  }
 }
 
 /** The row of the person named `name` ("Student 1", as the quiz greeted them) under the "Demo quiz" line item of the grade-book page. */
@@ -279,5 +297,27 @@ describe('the demo in a browser', () => {
     // And the student's grade is still there, untouched by the refusal.
     const studentRow = demoQuizRowOf(page, studentName);
     expect(await studentRow.locator('td.score').textContent()).toBe('3 / 4');
+  });
+
+  test('on a 390 px phone the grade book fits the screen: no sideways scrolling, every score still there', async () => {
+    const phone = await context!.newPage();
+    try {
+      await phone.setViewportSize(PHONE_VIEWPORT);
+      await phone.goto(demo!.gradebookUrl);
+      const studentRow = demoQuizRowOf(phone, studentName);
+      await studentRow.waitFor();
+      const widths = await evaluateWhenLoaded(phone, () => {
+        // Runs in the page; the tests are type-checked without the DOM library, so its globals are typed here.
+        const browser = globalThis as unknown as { innerWidth: number; document: { scrollingElement: { scrollWidth: number } } };
+        return { viewport: browser.innerWidth, scrollWidth: browser.document.scrollingElement.scrollWidth };
+      });
+      expect(widths.viewport).toBe(PHONE_VIEWPORT.width);
+      // The whole page, request log included, is no wider than the screen.
+      expect(widths.scrollWidth).toBeLessThanOrEqual(PHONE_VIEWPORT.width);
+      expect(await studentRow.locator('td.score').textContent()).toBe('3 / 4');
+      await saveScreenshot(phone, '06-gradebook-phone.png');
+    } finally {
+      await phone.close();
+    }
   });
 });

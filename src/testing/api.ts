@@ -1,10 +1,11 @@
-// The LTIAAS /api/* endpoints for grades: routing, authentication per endpoint, and the handlers.
+// The LTIAAS /api/* endpoints for grades and rosters: routing, authentication per endpoint, and the handlers.
 import { authenticate, LTIK_OR_SERVICE_SCHEMES, LTIK_SCHEMES, type CredentialStore, type Grant, type ParsedAuthorization } from './auth';
 import type { ContextRegistry, CourseContext } from './contexts';
-import { LtiaasApiError } from './errors';
+import { LtiaasApiError, resourceLinkNotFoundError } from './errors';
 import type { Gradebook } from './gradebook';
 import type { LaunchRegistry } from './launches';
-import { validateLineItemBody, validateScoreBody } from './validation';
+import { listMemberships } from './memberships';
+import { validateLineItemBody, validateScoreBody, type LineItemFields } from './validation';
 
 export interface ApiRequest {
   method: string;
@@ -26,12 +27,15 @@ interface ApiDependencies {
   launches: LaunchRegistry;
   contexts: ContextRegistry;
   gradebook: Gradebook;
+  /** The LMS page size for the roster (line items and results take theirs from the grade book). */
+  pageSize: number;
   /** Wall clock for when a score arrived (not the test clock, which may be frozen). */
   receivedAt: () => number;
 }
 
 type Route =
   | { endpoint: 'idtoken' }
+  | { endpoint: 'memberships' }
   | { endpoint: 'lineItems' }
   | { endpoint: 'lineItem'; lineItemId: string }
   | { endpoint: 'scores'; lineItemId: string };
@@ -52,11 +56,16 @@ export class LtiaasApi {
   private dispatch(request: ApiRequest): ApiReply {
     const route = matchRoute(request.rawPath);
     const method = request.method;
-    if (route?.endpoint === 'idtoken' && method === 'GET') {
-      return this.idToken(authenticate(request.auth, LTIK_SCHEMES, this.deps.credentials));
-    }
-    if (route === undefined || route.endpoint === 'idtoken' || !isAllowed(route, method)) {
+    if (route === undefined || !isAllowed(route, method)) {
       throw new LtiaasApiError(404, 'ROUTE_NOT_FOUND', 'No such LTIAAS API route for this method.');
+    }
+    if (route.endpoint === 'idtoken') {
+      return this.idToken(authenticate(request.auth, LTIK_SCHEMES, this.deps.credentials), request.query);
+    }
+    if (route.endpoint === 'memberships') {
+      const context = this.rosterContext(authenticate(request.auth, LTIK_OR_SERVICE_SCHEMES, this.deps.credentials));
+      const { gradebook, pageSize } = this.deps;
+      return { status: 200, body: listMemberships(context, request.query, gradebook.urlsFor(context), pageSize) };
     }
     const context = this.gradesContext(authenticate(request.auth, LTIK_OR_SERVICE_SCHEMES, this.deps.credentials));
     const { gradebook } = this.deps;
@@ -64,6 +73,7 @@ export class LtiaasApi {
     if (route.endpoint === 'lineItems') {
       if (method === 'GET') return { status: 200, body: gradebook.listLineItems(context, request.query) };
       const fields = validateLineItemBody(request.body);
+      this.requireResourceLink(context, fields);
       return { status: 201, body: gradebook.toJson(gradebook.create(context, fields)) };
     }
     if (route.endpoint === 'lineItem') {
@@ -90,10 +100,37 @@ export class LtiaasApi {
     return { status: 204 };
   }
 
-  private idToken(grant: Grant): ApiReply {
-    const idToken = grant.ltik === undefined ? undefined : this.deps.launches.idTokenFor(grant.ltik);
+  /** The formatted ID token, or with `?raw=true` the claims as the LMS sent them. */
+  private idToken(grant: Grant, query: URLSearchParams): ApiReply {
+    const raw = query.get('raw');
+    if (raw !== null && raw !== 'true' && raw !== 'false') {
+      throw new LtiaasApiError(400, 'INVALID_QUERY_PARAMETERS', 'raw must be true or false.');
+    }
+    const { launches } = this.deps;
+    const idToken = grant.ltik === undefined ? undefined : raw === 'true' ? launches.rawIdTokenFor(grant.ltik) : launches.idTokenFor(grant.ltik);
     if (!idToken) throw new Error('an ltik grant without its launch');
     return { status: 200, body: idToken };
+  }
+
+  /**
+   * AGS: a line item may be bound only to a resource link of its own course; the LMS answers 404
+   * otherwise, and LTIAAS passes that on. The id is not echoed: it is whatever the client sent.
+   */
+  private requireResourceLink(context: CourseContext, fields: LineItemFields): void {
+    if (fields.resourceLinkId === undefined || context.resourceLinks.has(fields.resourceLinkId)) return;
+    throw resourceLinkNotFoundError(this.deps.gradebook.urlsFor(context).lineItemsPageBase());
+  }
+
+  /** The course whose roster a call may read; 403 when the launch did not come with the roster service. */
+  private rosterContext(grant: Grant): CourseContext {
+    if (!grant.namesAndRolesAvailable) {
+      throw new LtiaasApiError(
+        403,
+        'SERVICE_NOT_AVAILABLE_FOR_CONTEXT',
+        'The Names and Roles Provisioning service is not available for this launch.',
+      );
+    }
+    return this.deps.contexts.ensure(grant.platformId, grant.contextId);
   }
 
   /** The course a grades call may touch; 403 when the launch did not come with the grades service. */
@@ -111,6 +148,7 @@ export class LtiaasApi {
 
 const ALLOWED_METHODS: Record<Route['endpoint'], readonly string[]> = {
   idtoken: ['GET'],
+  memberships: ['GET'],
   lineItems: ['GET', 'POST'],
   lineItem: ['GET', 'PUT', 'DELETE'],
   scores: ['GET', 'POST'],
@@ -129,6 +167,7 @@ const SCORES_PATH = /^\/api\/lineitems\/([^/]+)\/scores$/;
  */
 function matchRoute(rawPath: string): Route | undefined {
   if (rawPath === '/api/idtoken') return { endpoint: 'idtoken' };
+  if (rawPath === '/api/memberships') return { endpoint: 'memberships' };
   if (rawPath === '/api/lineitems') return { endpoint: 'lineItems' };
   const lineItem = LINE_ITEM_PATH.exec(rawPath);
   if (lineItem) return withDecodedId('lineItem', lineItem[1]!);

@@ -17,6 +17,8 @@ export interface Grant {
   contextId: string;
   resourceLinkId: string;
   gradesAvailable: boolean;
+  /** Whether the Names and Roles Provisioning service (the roster) is available. */
+  namesAndRolesAvailable: boolean;
   /** The launch behind an ltik (to answer /api/idtoken); absent for service keys. */
   ltik?: string;
 }

@@ -1,9 +1,10 @@
-// Courses (LTI contexts) per platform, with the roster of users the LMS would accept scores for.
+// Courses (LTI contexts) per platform: their resource links, and the roster of users the LMS would accept scores for.
 
 export interface RosterMember {
   userId: string;
   roles: string[];
   name?: string;
+  email?: string;
   /** Whether the LMS accepts scores for this user (Moodle refuses instructors, test students, ...). */
   gradable: boolean;
 }
@@ -16,6 +17,8 @@ export interface CourseContext {
   title?: string;
   label?: string;
   roster: Map<string, RosterMember>;
+  /** The resource links (activities) placed in this course: a line item may be bound only to one of these. */
+  resourceLinks: Set<string>;
 }
 
 export class ContextRegistry {
@@ -26,7 +29,7 @@ export class ContextRegistry {
     const key = contextKey(platformId, contextId);
     let context = this.contexts.get(key);
     if (!context) {
-      context = { platformId, contextId, number: this.nextNumber++, roster: new Map() };
+      context = { platformId, contextId, number: this.nextNumber++, roster: new Map(), resourceLinks: new Set() };
       this.contexts.set(key, context);
     }
     // A later launch may carry the title/label an earlier seed did not.
@@ -41,6 +44,11 @@ export class ContextRegistry {
 
   all(): CourseContext[] {
     return [...this.contexts.values()];
+  }
+
+  /** Records a resource link as placed in this course (a launch from it, or a column a teacher bound to it). */
+  addResourceLink(context: CourseContext, resourceLinkId: string): void {
+    context.resourceLinks.add(resourceLinkId);
   }
 
   /** Adds or updates a member: a later launch reflects the user's current roles in the LMS. */

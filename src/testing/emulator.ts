@@ -26,6 +26,7 @@ export interface EnrolledUser {
   /** Default: true for learners, false for instructors. */
   gradable?: boolean;
   name?: string;
+  email?: string;
 }
 
 export interface LineItemSeed {
@@ -87,6 +88,7 @@ export class LtiaasEmulator {
       launches: this.launches,
       contexts: this.contexts,
       gradebook: this.gradebook,
+      pageSize: options.pageSize,
       receivedAt: () => Date.now(),
     });
     this.server = createServer((request, response) => this.onRequest(request, response));
@@ -134,7 +136,7 @@ export class LtiaasEmulator {
     return this.launches.launch(description);
   }
 
-  /** Puts a user on a course's roster without a launch (users graded in batch who never launched). */
+  /** Puts a user on a course's roster without a launch (users graded in batch who never launched; the NRPS roster). */
   enroll(contextId: string, user: EnrolledUser, platformId: string = DEFAULT_PLATFORM_ID): void {
     const platform = this.platforms.ensure({ id: platformId });
     const roles = rolesFor(user.roles, user.role);
@@ -142,6 +144,7 @@ export class LtiaasEmulator {
       userId: user.id,
       roles,
       ...(user.name === undefined ? {} : { name: user.name }),
+      ...(user.email === undefined ? {} : { email: user.email }),
       gradable: user.gradable ?? gradableByDefault(roles),
     });
   }
@@ -214,7 +217,10 @@ export class LtiaasEmulator {
       throw new TypeError(`addLineItem: ${(error as Error).message}`);
     }
     const platform = this.platforms.ensure({ id: platformId });
-    const item = this.gradebook.create(this.contexts.ensure(platform.id, contextId), fields);
+    const context = this.contexts.ensure(platform.id, contextId);
+    // A teacher binds a column to an activity of the course: the course has that resource link.
+    if (fields.resourceLinkId !== undefined) this.contexts.addResourceLink(context, fields.resourceLinkId);
+    const item = this.gradebook.create(context, fields);
     return this.gradebook.snapshot(item);
   }
 

@@ -60,6 +60,11 @@ export function externalPlatformError(status: number, bodyReceived: unknown, ext
   });
 }
 
+/** The LMS does not have this resource link in the course: 404, passed through as the LMS's refusal. */
+export function resourceLinkNotFoundError(externalUrl: string): LtiaasApiError {
+  return externalPlatformError(404, 'Not Found', externalUrl);
+}
+
 /** Body for a scripted fault that gave a status but no body; 401 uses the one documented LTIAAS body. */
 export function scriptedFaultBody(status: number): LtiaasErrorBody {
   if (status === 401) {

@@ -17,16 +17,17 @@ const STYLE = `
   body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #fff; }
   header { padding: 16px 24px; border-bottom: 1px solid var(--line); background: var(--head); }
   h1 { margin: 0; font-size: 20px; }
-  h2 { font-size: 17px; margin: 28px 0 8px; }
+  h2 { font-size: 17px; margin: 28px 0 8px; overflow-wrap: anywhere; }
   h3 { font-size: 15px; margin: 0 0 6px; }
   main { padding: 0 24px 32px; max-width: 1200px; }
   .meta, .empty, .platform { color: var(--muted); }
   .platform { font-weight: normal; font-size: 13px; }
   code { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; }
   .line-item { border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; margin: 12px 0; }
-  dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0 0 10px; }
+  /* minmax(0, 1fr): a long id wraps inside its column instead of widening the page. */
+  dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 12px; margin: 0 0 10px; }
   dt { color: var(--muted); }
-  dd { margin: 0; }
+  dd { margin: 0; min-width: 0; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
   thead th { background: var(--head); font-weight: 600; }
@@ -35,6 +36,24 @@ const STYLE = `
   a { color: #1d4ed8; }
   .badge { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 9px; font-size: 11px; background: #fde8e8; color: var(--bad); }
   .status-2xx { color: var(--ok); } .status-4xx { color: var(--warn); } .status-5xx, .status-none { color: var(--bad); }
+  /* Phones: a table of 5 to 7 columns cannot fit, so each row becomes a small card of labelled
+     lines (the labels repeat the column headings); the header row stays for screen readers only. */
+  @media (max-width: 640px) {
+    header { padding: 12px 14px; }
+    main { padding: 0 12px 24px; }
+    .line-item { padding: 10px; }
+    table.cards, table.cards tbody, table.cards tr, table.cards th, table.cards td { display: block; width: 100%; }
+    table.cards thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+    table.cards tr { border: 1px solid var(--line); border-radius: 6px; margin: 8px 0; padding: 4px 0; }
+    table.cards th, table.cards td { border: 0; padding: 2px 10px; }
+    table.cards td::before { color: var(--muted); font-variant-numeric: normal; }
+    td.score::before { content: "Score: "; } td.activity-progress::before { content: "Activity: "; }
+    td.grading-progress::before { content: "Grading: "; } td.comment::before { content: "Comment: "; }
+    td.timestamp::before { content: "Timestamp: "; } td.score-count::before { content: "Scores received: "; }
+    td.time::before { content: "Time: "; } td.method::before { content: "Method: "; } td.path::before { content: "Path: "; }
+    td.auth::before { content: "Auth: "; } td.status::before { content: "Status: "; }
+    table.cards td:empty { display: none; }
+  }
 `;
 
 export function renderGradebookPage(view: GradebookView): string {
@@ -84,7 +103,7 @@ function renderLineItem(item: GradebookLineItemView): string {
   return `<section class="line-item" data-line-item-id="${escapeHtml(item.id)}">
 <h3>${escapeHtml(item.label)}</h3>
 <dl>${field('id', item.id)}${field('resourceId', item.resourceId)}${field('tag', item.tag)}${field('resourceLinkId', item.resourceLinkId)}${field('scoreMaximum', item.scoreMaximum)}</dl>
-<table>
+<table class="cards">
 <thead><tr><th scope="col">User</th><th scope="col">Score</th><th scope="col">Activity</th><th scope="col">Grading</th><th scope="col">Comment</th><th scope="col">Timestamp</th><th scope="col">Scores received</th></tr></thead>
 <tbody>
 ${rows}
@@ -117,13 +136,13 @@ function renderRequests(requests: GradebookView['requests']): string {
         const statusClass = request.status === null ? 'status-none' : `status-${String(request.status)[0]}xx`;
         const status = request.status === null ? 'no answer' : String(request.status);
         const fault = request.fault === undefined ? '' : ` <span class="badge">${escapeHtml(request.fault)}</span>`;
-        return `<tr class="request"><td class="nowrap">${escapeHtml(request.at)}</td><td class="nowrap">${escapeHtml(request.method)}</td>` +
-          `<td><code>${escapeHtml(request.path)}</code></td><td class="nowrap">${escapeHtml(request.authScheme)}</td>` +
+        return `<tr class="request"><td class="nowrap time">${escapeHtml(request.at)}</td><td class="nowrap method">${escapeHtml(request.method)}</td>` +
+          `<td class="path"><code>${escapeHtml(request.path)}</code></td><td class="nowrap auth">${escapeHtml(request.authScheme)}</td>` +
           `<td class="status ${statusClass}">${escapeHtml(status)}${fault}</td></tr>`;
       }).join('\n');
   return `<section class="request-log">
 <h2>Latest requests <span class="platform">(newest first, secrets masked)</span></h2>
-<table>
+<table class="cards">
 <thead><tr><th scope="col">Time</th><th scope="col">Method</th><th scope="col">Path</th><th scope="col">Auth</th><th scope="col">Status</th></tr></thead>
 <tbody>
 ${rows}

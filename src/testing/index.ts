@@ -3,6 +3,8 @@ export { LtiaasEmulator, startEmulator } from './emulator';
 export type { EnrolledUser, LineItemSeed } from './emulator';
 export type { EmulatorOptions } from './options';
 export type { LaunchDescription, EmulatedLaunch, EmulatedIdToken } from './launches';
+export type { EmulatedRawIdToken } from './rawIdToken';
+export type { MembershipJson, MembershipContainerJson } from './memberships';
 export type { FaultSpec } from './faults';
 export type { RequestLogEntry, RequestLogFilter } from './requestLog';
 export type { EmulatedLineItem, ReceivedScore, LineItemJson, ResultJson } from './gradebook';

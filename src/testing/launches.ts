@@ -1,9 +1,10 @@
-// Launches: the ltiks, service keys and formatted ID tokens LTIAAS would hand a tool for the launches a test describes.
+// Launches: the ltiks, service keys and ID tokens (formatted and raw) LTIAAS would hand a tool for the launches a test describes.
 import { randomBytes } from 'node:crypto';
 import type { Grant } from './auth';
 import type { ContextRegistry } from './contexts';
 import type { Gradebook } from './gradebook';
 import type { PlatformRegistry } from './platforms';
+import { buildRawIdToken, type EmulatedRawIdToken } from './rawIdToken';
 import { gradableByDefault, rolesFor, type RoleShorthand } from './roles';
 import { validateLineItemBody } from './validation';
 
@@ -20,6 +21,11 @@ export interface LaunchDescription {
   platform?: { id?: string; url?: string; name?: string; productFamilyCode?: string };
   /** Whether the Assignment and Grades service is available; default true. */
   grades?: boolean;
+  /**
+   * Whether the Names and Roles Provisioning service is available; default false. When it is,
+   * GET /api/memberships serves the course's roster: every user launched into it or enroll()ed.
+   */
+  namesAndRoles?: boolean;
   /**
    * The coupled line item: a spec finds (by resource link) or creates one bound to this resource link;
    * a string is the id of an existing line item of this course; null/undefined means none.
@@ -68,6 +74,7 @@ interface LaunchRecord {
   expiresAtMs: number;
   revoked: boolean;
   idToken: EmulatedIdToken;
+  rawIdToken: EmulatedRawIdToken;
   grant: Grant;
 }
 
@@ -100,17 +107,26 @@ export class LaunchRegistry {
     const userId = description.user?.id ?? `user-${this.nextUserNumber++}`;
     const roles = rolesFor(description.user?.roles, description.role);
     const gradesAvailable = description.grades ?? true;
+    const namesAndRolesAvailable = description.namesAndRoles ?? false;
 
+    // A launch comes from an activity placed in the course: from now on the course has this resource link.
+    this.contexts.addResourceLink(context, resourceLinkId);
     this.contexts.enroll(context, {
       userId,
       roles,
       ...(description.user?.name === undefined ? {} : { name: description.user.name }),
+      ...(description.user?.email === undefined ? {} : { email: description.user.email }),
       gradable: description.gradable ?? gradableByDefault(roles),
     });
 
     const lineItemId = this.coupledLineItemId(description.lineItem, platform.id, contextId, resourceLinkId);
-    const serviceKey = gradesAvailable ? this.serviceKeyFor(platform.id, contextId, resourceLinkId) : undefined;
+    // LTIAAS issues a service key when at least one of the services it serves with it is available.
+    const serviceKey =
+      gradesAvailable || namesAndRolesAvailable
+        ? this.serviceKeyFor(platform.id, contextId, resourceLinkId, { gradesAvailable, namesAndRolesAvailable })
+        : undefined;
     const ltik = newLtik(this.now());
+    const urls = this.gradebook.urlsFor(context);
 
     const idToken: EmulatedIdToken = {
       user: { id: userId, roles, ...nameFields(description.user?.name), ...optional('email', description.user?.email) },
@@ -137,19 +153,30 @@ export class LaunchRegistry {
       },
       services: {
         assignmentAndGrades: { available: gradesAvailable, ...optional('lineItemId', lineItemId) },
-        namesAndRoles: { available: false },
+        namesAndRoles: { available: namesAndRolesAvailable },
         deepLinking: { available: false },
         outcomes: { available: false },
         ...optional('serviceKey', serviceKey),
       },
       ltiVersion: '1.3.0',
     };
+    const rawIdToken = buildRawIdToken({
+      platform,
+      nowMs: this.now(),
+      user: idToken.user,
+      context: idToken.launch.context,
+      resourceLink: idToken.launch.resourceLink,
+      targetLinkUri: TOOL_LAUNCH_TARGET,
+      ...(gradesAvailable ? { grades: { lineItemsUrl: urls.lineItemsServiceUrl(), ...optional('lineItemId', lineItemId) } } : {}),
+      ...(namesAndRolesAvailable ? { namesAndRoles: { contextMembershipsUrl: urls.membershipsPageBase() } } : {}),
+    });
 
     this.launches.set(ltik, {
       expiresAtMs: this.now() + this.ltikTtlMs,
       revoked: description.expired === true,
       idToken,
-      grant: { kind: 'ltik', platformId: platform.id, contextId, resourceLinkId, gradesAvailable, ltik },
+      rawIdToken,
+      grant: { kind: 'ltik', platformId: platform.id, contextId, resourceLinkId, gradesAvailable, namesAndRolesAvailable, ltik },
     });
 
     return {
@@ -187,19 +214,38 @@ export class LaunchRegistry {
     return launch ? structuredClone(launch.idToken) : undefined;
   }
 
+  /** The claims as the LMS sent them (GET /api/idtoken?raw=true). */
+  rawIdTokenFor(ltik: string): EmulatedRawIdToken | undefined {
+    const launch = this.launches.get(ltik);
+    return launch ? structuredClone(launch.rawIdToken) : undefined;
+  }
+
   /** Whether this token is an ltik or service key the emulator issued (for masking). */
   isSecret(token: string): boolean {
     return this.launches.has(token) || this.serviceKeys.has(token);
   }
 
-  // One key per (platform, course, resource link), stable across launches, as LTIAAS does.
-  private serviceKeyFor(platformId: string, contextId: string, resourceLinkId: string): string {
+  /**
+   * One key per (platform, course, resource link), stable across launches, as LTIAAS does. A service
+   * a launch of this link was granted stays granted to the key (the LMS gave it to the activity).
+   */
+  private serviceKeyFor(
+    platformId: string,
+    contextId: string,
+    resourceLinkId: string,
+    services: { gradesAvailable: boolean; namesAndRolesAvailable: boolean },
+  ): string {
     const linkKey = JSON.stringify([platformId, contextId, resourceLinkId]);
     const existing = this.serviceKeyByResourceLink.get(linkKey);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) {
+      const grant = this.serviceKeys.get(existing)!;
+      grant.gradesAvailable ||= services.gradesAvailable;
+      grant.namesAndRolesAvailable ||= services.namesAndRolesAvailable;
+      return existing;
+    }
     const serviceKey = randomBytes(32).toString('base64url');
     this.serviceKeyByResourceLink.set(linkKey, serviceKey);
-    this.serviceKeys.set(serviceKey, { kind: 'serviceKey', platformId, contextId, resourceLinkId, gradesAvailable: true });
+    this.serviceKeys.set(serviceKey, { kind: 'serviceKey', platformId, contextId, resourceLinkId, ...services });
     return serviceKey;
   }
 
@@ -239,7 +285,8 @@ function newLtik(nowMs: number): string {
   return `${header}.${payload}.${randomBytes(32).toString('base64url')}`;
 }
 
-function nameFields(name: string | undefined): { name?: string; givenName?: string; familyName?: string } {
+/** `name`, with given and family names split at its first space (the emulator's convention, for ID tokens and rosters). */
+export function nameFields(name: string | undefined): { name?: string; givenName?: string; familyName?: string } {
   if (name === undefined) return {};
   const spaceAt = name.indexOf(' ');
   if (spaceAt === -1) return { name, givenName: name };

@@ -17,6 +17,16 @@ export class LmsUrls {
     return `${this.servicesBase}/lineitems`;
   }
 
+  /** The AGS claim's `lineitems`: where the LMS lists this course's line items. */
+  lineItemsServiceUrl(): string {
+    return `${this.lineItemsPageBase()}?type_id=1`;
+  }
+
+  /** Where the pages of this course's roster live (origin + path, no query), as Moodle's NRPS URL. */
+  membershipsPageBase(): string {
+    return `${this.platformUrl}/mod/lti/services.php/CourseSection/${this.context.number}/bindings/1/memberships`;
+  }
+
   lineItemId(lineItemNumber: number): string {
     return `${this.servicesBase}/lineitems/${lineItemNumber}/lineitem?type_id=1`;
   }

@@ -19,3 +19,16 @@ function hasRole(roles: string[], name: string): boolean {
 export function gradableByDefault(roles: string[]): boolean {
   return hasRole(roles, 'Learner') && !hasRole(roles, 'Instructor');
 }
+
+// Context roles may be sent in full or by their short name ('Learner'), as LTI allows for this vocabulary.
+const CONTEXT_ROLE_PREFIX = 'http://purl.imsglobal.org/vocab/lis/v2/membership#';
+
+function fullContextRole(role: string): string {
+  return role.includes(':') ? role : `${CONTEXT_ROLE_PREFIX}${role}`;
+}
+
+/** The NRPS `role` filter: `wanted` in full or short form, matched against roles in either form. */
+export function hasContextRole(roles: string[], wanted: string): boolean {
+  const full = fullContextRole(wanted);
+  return roles.some((role) => fullContextRole(role) === full);
+}
