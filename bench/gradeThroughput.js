@@ -41,7 +41,7 @@ async function freshLaunches(emulator, gradesPerStudent) {
  * `launchPerGrade: false` re-submits within the students' first launches instead (the package
  * then reads each ID token once; the hand-written tools read it on every grade).
  */
-async function run({ rounds = 9, gradesPerRound = 400, launchPerGrade = true, log = () => {} } = {}) {
+async function run({ rounds = 11, gradesPerRound = 400, launchPerGrade = true, log = () => {} } = {}) {
   if (gradesPerRound % STUDENTS !== 0) throw new Error(`gradesPerRound must be a multiple of ${STUDENTS}`);
   const gradesPerStudent = gradesPerRound / STUDENTS;
   const emulator = await startRemoteEmulator({ latencyMs: LATENCY_MS });

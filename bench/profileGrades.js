@@ -17,11 +17,12 @@ function argument(name, fallback) {
   return at === -1 ? fallback : process.argv[at + 1];
 }
 
-async function launches(emulator, gradesPerStudent) {
+/** `ltiks[g][s]`: a new launch of student s for each grade, `grades` in all (the last row may be short). */
+async function launches(emulator, grades) {
   const ltiks = [];
-  for (let g = 0; g < gradesPerStudent; g++) {
+  for (let left = grades; left > 0; left -= STUDENTS) {
     const batch = await emulator.call('launchMany', { count: STUDENTS, description: { context: { id: CONTEXT }, userPrefix: 'student' } });
-    ltiks.push(batch.map((launch) => launch.ltik));
+    ltiks.push(batch.slice(0, left).map((launch) => launch.ltik));
   }
   return ltiks;
 }
@@ -41,10 +42,10 @@ async function run({ tool: kind = 'package', grades = 1000, top = 15, intervalMi
     { execArgv: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${kind}.cpuprofile`, '--cpu-prof-interval', String(intervalMicros)] },
   );
   const load = gradeLoad({ port: tool.port, quizId: '1', students: STUDENTS });
-  await load.submit([(await launches(emulator, 1))[0].slice(0, 1)]);
-  await load.submit(await launches(emulator, 200 / STUDENTS));
+  await load.submit(await launches(emulator, 1));
+  await load.submit(await launches(emulator, 400));
 
-  const measured = await launches(emulator, Math.ceil(grades / STUDENTS));
+  const measured = await launches(emulator, grades);
   const cpuBefore = await tool.call('cpu');
   const startMicros = await tool.call('clock');
   const ms = await load.submit(measured);
@@ -56,7 +57,7 @@ async function run({ tool: kind = 'package', grades = 1000, top = 15, intervalMi
 
   const file = path.join(dir, `${kind}.cpuprofile`);
   const profile = JSON.parse(await fs.readFile(file, 'utf8'));
-  const gradeCount = measured.length * STUDENTS;
+  const gradeCount = measured.reduce((sum, row) => sum + row.length, 0);
   const summary = summarizeProfile(profile, { window: { startMicros, endMicros }, top });
   return { file, tool: kind, grades: gradeCount, gradesPerSec: (gradeCount / ms) * 1000, cpuMicrosPerGrade: (cpuAfter - cpuBefore) / gradeCount, summary };
 }
@@ -66,7 +67,8 @@ if (require.main === module) {
   run({ tool: argument('tool', 'package'), grades: Number(argument('grades', 1000)), top: Number(argument('top', 15)) }).then((result) => {
     console.log(
       `${result.tool}: ${result.grades} grades, 16 students, ${LATENCY_MS} ms latency, ${result.gradesPerSec.toFixed(0)} grades/s, ` +
-        `${result.cpuMicrosPerGrade.toFixed(0)} us of CPU per grade (process.cpuUsage; the profile's "busy" below is wall time, which includes time the OS gave to other processes)`,
+        `${result.cpuMicrosPerGrade.toFixed(0)} us of CPU per grade (process.cpuUsage: every thread, the profiler's included). ` +
+        'The profile\'s "busy" below is the main thread\'s wall time outside the idle loop, including time the OS gave to other processes.',
     );
     console.log(formatSummary(result.summary, { grades: result.grades }));
     console.log(`\nprofile: ${result.file} (open it in Chrome DevTools > Performance)`);
