@@ -37,3 +37,6 @@ process.on('message', async ({ id, command, args }) => {
     process.send({ id, error: error.message });
   }
 });
+
+// The benchmark went away (finished or crashed): do not linger holding a port.
+process.on('disconnect', () => process.exit(0));
