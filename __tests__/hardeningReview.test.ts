@@ -184,3 +184,56 @@ describe('an outbox folder whose lock path is a folder', () => {
     expect(await fs.readdir(dir)).toEqual(['outbox.lock']);
   });
 });
+
+describe('settings that only look safe', () => {
+  const refusal = (options: Record<string, unknown>): (Error & { code?: string }) | undefined => {
+    try {
+      void ltiaasGrades({ ltiaasUrl: 'http://127.0.0.1:9', apiKey: API_KEY, ...options } as never).close();
+    } catch (error) {
+      return error as Error & { code?: string };
+    }
+    return undefined;
+  };
+
+  it.each(['http://127.0.0.1.evil.com', 'http://localhost.evil.com:4000', 'http://localhost.', 'http://[::ffff:127.0.0.1]', 'HTTP://evil.com'])(
+    'refuses plain http to %s, a host that only looks like loopback',
+    (ltiaasUrl) => {
+      expect(refusal({ ltiaasUrl })).toMatchObject({ code: 'OPTIONS_INVALID' });
+    },
+  );
+
+  it('refuses an apiKey of 16 spaces, without repeating it', () => {
+    const error = refusal({ apiKey: ' '.repeat(16) });
+    expect(error).toMatchObject({ code: 'OPTIONS_INVALID' });
+    expect(error?.message).toMatch(/option "apiKey" is invalid/);
+  });
+});
+
+describe('one outbox folder reached by two paths', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'outbox-alias-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('is locked once: a second fileOutbox() through a link to the folder is refused while the first holds it', async () => {
+    const real = path.join(dir, 'outbox');
+    const alias = path.join(dir, 'alias');
+    const first = fileOutbox({ dir: real });
+    try {
+      await fs.symlink(real, alias);
+      let thrown: (Error & { code?: string }) | undefined;
+      try {
+        fileOutbox({ dir: alias });
+      } catch (error) {
+        thrown = error as Error & { code?: string };
+      }
+      expect(thrown).toMatchObject({ code: 'OPTIONS_INVALID' });
+      expect(thrown?.message).toMatch(/already used by another fileOutbox\(\) in this process/);
+    } finally {
+      await first.close();
+    }
+  });
+});
