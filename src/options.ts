@@ -101,10 +101,14 @@ const cacheSchema = (max: number, ttlMs: number, maxTtlMs: number) =>
     ttlMs: Joi.number().integer().min(1).max(maxTtlMs).default(ttlMs),
   }).default();
 
-const isLogger = (value: unknown) =>
-  typeof value === 'object' &&
-  value !== null &&
-  ['debug', 'info', 'warn', 'error'].some((level) => typeof (value as Record<string, unknown>)[level] === 'function');
+const isLogger = (value: unknown) => {
+  // A logger that throws when looked at is refused, without quoting what it threw.
+  try {
+    return typeof value === 'object' && value !== null && ['debug', 'info', 'warn', 'error'].some((level) => typeof (value as Record<string, unknown>)[level] === 'function');
+  } catch {
+    return false;
+  }
+};
 
 /** The URL rules of ltiaasUrl.ts; trailing slashes are dropped so endpoint paths join cleanly. */
 const ltiaasUrlSchema = (allowInsecureHttp: boolean) =>

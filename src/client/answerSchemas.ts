@@ -8,8 +8,8 @@ import Joi from 'joi';
  * numeric id is a broken answer, not something to guess about.
  */
 
-/** An id the package puts in a path, a cache key or a score: a non-empty string. */
-const id = Joi.string().min(1);
+/** An id the package puts in a path, a cache key or a score: a string with something besides spaces. */
+const id = Joi.string().min(1).pattern(/\S/);
 
 /** A paging link: absent, empty and null all mean "no more pages". */
 const pageLink = Joi.string().allow('', null);
@@ -94,6 +94,7 @@ const PROBLEMS: Record<string, string> = {
   'string.base': 'is not a string',
   'string.empty': 'is empty',
   'string.min': 'is empty',
+  'string.pattern.base': 'is blank',
   'number.base': 'is not a number',
   'number.infinity': 'is not a finite number',
   'boolean.base': 'is not true or false',

@@ -8,11 +8,16 @@ type ListFilter = Partial<Pick<ServiceKeyRef, 'platformId' | 'contextId'>>;
 
 /** The failure's kind and a message scrubbed of the key (a database error may quote the row). */
 function describeFailure(error: unknown, secrets: readonly (string | undefined)[]): { error: string; errorName?: string } {
-  const message = error instanceof Error ? error.message : String(error);
-  return {
-    error: redactSecrets(message, secrets),
-    ...(error instanceof Error && error.name !== 'Error' ? { errorName: error.name } : {}),
-  };
+  // Whatever the store threw may itself throw when read (no prototype, a getter, a Proxy): never let that escape.
+  try {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      error: redactSecrets(String(message), secrets),
+      ...(error instanceof Error && error.name !== 'Error' ? { errorName: String(error.name) } : {}),
+    };
+  } catch {
+    return { error: 'the store threw a value that cannot be read as text' };
+  }
 }
 
 const isRecord = (value: unknown): value is ServiceKeyRecord =>

@@ -35,5 +35,10 @@ export interface ServiceKeyStore {
 
 export function isServiceKeyStore(value: unknown): value is ServiceKeyStore {
   const store = value as Partial<ServiceKeyStore> | null;
-  return typeof store === 'object' && store !== null && typeof store.save === 'function' && typeof store.get === 'function' && typeof store.list === 'function';
+  // A store that throws when looked at is no store; what it threw is never quoted (it may hold a key).
+  try {
+    return typeof store === 'object' && store !== null && typeof store.save === 'function' && typeof store.get === 'function' && typeof store.list === 'function';
+  } catch {
+    return false;
+  }
 }
