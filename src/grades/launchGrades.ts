@@ -2,7 +2,7 @@
 import { ltikCredential, type Credential } from '../client/credentials';
 import type { CallOptions } from '../client/transport';
 import { GradesCore } from '../core';
-import { GradesUnavailableError, LtikError } from '../errors';
+import { gradesError, LtikError } from '../errors';
 import type { IdToken, LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmitOutcome, SubmittedGrade } from '../types';
 import type { GradeDraft } from './deliverGrade';
 import { validateLineItemId, validateLineItemSpec, type ValidLineItemSpec } from './lineItemSchema';
@@ -76,11 +76,7 @@ export class LaunchGrades {
   private async gradableToken(options?: CallOptions): Promise<IdToken> {
     const token = await this.idToken(options);
     if (!token.services.assignmentAndGrades.available) {
-      throw new GradesUnavailableError({
-        status: 403,
-        code: 'GRADES_UNAVAILABLE',
-        message: 'Grades are not available for this launch: the LMS did not grant the grade service to this activity.',
-      });
+      throw gradesError('GRADES_UNAVAILABLE');
     }
     return token;
   }

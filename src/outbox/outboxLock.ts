@@ -50,7 +50,7 @@ function readIfPresent(file: string): string | undefined {
     return fs.readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    throw new OptionsError(`fileOutbox(): cannot read the lock file ${file} (${errnoOf(error)}); if no other process uses this folder, delete it and start again.`);
   }
 }
 
