@@ -354,3 +354,95 @@ describe('no plain Error from fileOutbox() or an outbox\'s methods', () => {
     expect(await rejection(outbox.enqueue({ score: SCORE } as never, refusal))).toBe(refusal);
   });
 });
+
+describe('a bad retry setting is OPTIONS_INVALID in every place that takes one', () => {
+  let harness: Harness;
+  beforeEach(async () => {
+    harness = await startHarness();
+  });
+  afterEach(() => harness.close());
+
+  const BAD_RETRY: Array<[string, Record<string, unknown>]> = [
+    ['negative retries', { retries: -1 }],
+    ['delays out of order', { minDelayMs: 300, maxDelayMs: 100 }],
+    ['a minDelayMs above the client\'s maxDelayMs', { minDelayMs: 9000 }],
+  ];
+
+  it.each(BAD_RETRY)('%s: the factories', (_what, retry) => {
+    for (const build of [
+      () => ltiaasGrades({ ltiaasUrl: harness.emulator.url, apiKey: API_KEY, retry: retry as never }),
+      () => ltiaasClient({ ltiaasUrl: harness.emulator.url, apiKey: API_KEY, retry: retry as never }),
+    ]) {
+      const error = thrownBy(build);
+      expect(error).toMatchObject({ code: 'OPTIONS_INVALID' });
+      expectAsTheTableSays(error);
+    }
+  });
+
+  it.each(BAD_RETRY.slice(0, 2))('%s: the outboxes', async (_what, retry) => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'error-table-retry-'));
+    try {
+      for (const build of [() => fileOutbox({ dir, retry: retry as never }), () => new GradeOutbox({} as OutboxStorage, { retry: retry as never })]) {
+        const error = thrownBy(build);
+        expect(error).toMatchObject({ code: 'OPTIONS_INVALID' });
+        expectAsTheTableSays(error);
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each(BAD_RETRY)('%s: every per-call override, sending nothing, whether or not the ID token and the column are cached', async (_what, retry) => {
+    const launch = harness.emulator.launch({ user: { id: 'u1' }, lineItem: { label: 'Quiz', scoreMaximum: 5 } });
+    const spec = { resourceId: 'quiz-1', label: 'Quiz 1', scoreMaximum: 5 };
+    const bad = { retry } as never;
+    const forLaunch = harness.grades.forLaunch(launch.ltik);
+    const withKey = harness.grades.withServiceKey(launch.serviceKey!);
+    const lineItemId = launch.lineItemId!;
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['forLaunch.idToken', () => forLaunch.idToken(bad)],
+      ['forLaunch.isAvailable', () => forLaunch.isAvailable(bad)],
+      ['forLaunch.serviceKey', () => forLaunch.serviceKey(bad)],
+      ['forLaunch.findOrCreateLineItem', () => forLaunch.findOrCreateLineItem(spec, bad)],
+      ['forLaunch.submitScore', () => forLaunch.submitScore(lineItemId, { scoreGiven: 1, scoreMaximum: 5 }, bad)],
+      ['forLaunch.scores', () => forLaunch.scores(lineItemId, {}, bad)],
+      ['forLaunch.submit', () => forLaunch.submit({ scoreGiven: 1, scoreMaximum: 5 }, bad)],
+      ['forLaunch.submit with a spec', () => forLaunch.submit({ scoreGiven: 1, scoreMaximum: 5 }, { lineItem: spec, retry } as never)],
+      ['forLaunch.lineItems.list', () => forLaunch.lineItems.list({}, bad)],
+      ['forLaunch.lineItems.listAll', () => forLaunch.lineItems.listAll({}, bad)],
+      ['forLaunch.lineItems.get', () => forLaunch.lineItems.get(lineItemId, bad)],
+      ['forLaunch.lineItems.create', () => forLaunch.lineItems.create({ label: 'New', scoreMaximum: 1 }, bad)],
+      ['forLaunch.lineItems.update', () => forLaunch.lineItems.update(lineItemId, { label: 'Quiz', scoreMaximum: 5 }, bad)],
+      ['forLaunch.lineItems.delete', () => forLaunch.lineItems.delete(lineItemId, bad)],
+      ['withServiceKey.findOrCreateLineItem', () => withKey.findOrCreateLineItem(spec, bad)],
+      ['withServiceKey.submitScore', () => withKey.submitScore(lineItemId, { userId: 'u1', scoreGiven: 1, scoreMaximum: 5 }, bad)],
+      ['withServiceKey.scores', () => withKey.scores(lineItemId, {}, bad)],
+      ['withServiceKey.submit', () => withKey.submit({ userId: 'u1', scoreGiven: 1, scoreMaximum: 5 }, { lineItem: spec, retry } as never)],
+      ['withServiceKey.submitMany', () => withKey.submitMany([{ userId: 'u1', scoreGiven: 1, scoreMaximum: 5 }], { lineItem: spec, retry } as never)],
+      ['withServiceKey.lineItems.list', () => withKey.lineItems.list({}, bad)],
+    ];
+    const codes = async () => {
+      const found: Record<string, string> = {};
+      for (const [name, call] of calls) {
+        const outcome = await call().then(
+          () => 'resolved',
+          (error: unknown) => (isLtiaasGradesError(error) ? error.code : String(error)),
+        );
+        found[name] = outcome;
+      }
+      return found;
+    };
+    const everyOptionsInvalid = Object.fromEntries(calls.map(([name]) => [name, 'OPTIONS_INVALID']));
+
+    expect(await codes()).toEqual(everyOptionsInvalid);
+    expect(harness.emulator.requests).toHaveLength(0);
+
+    // Now with the ID token and both columns cached.
+    await forLaunch.idToken();
+    await forLaunch.findOrCreateLineItem(spec);
+    await withKey.findOrCreateLineItem(spec);
+    harness.emulator.clearRequests();
+    expect(await codes()).toEqual(everyOptionsInvalid);
+    expect(harness.emulator.requests).toHaveLength(0);
+  });
+});

@@ -1,5 +1,6 @@
 // req.lti.grades: the grade operations of one launch, bound to its ltik.
 import { ltikCredential, type Credential } from '../client/credentials';
+import { resolveCallOptions } from '../client/callOptions';
 import type { CallOptions } from '../client/transport';
 import { GradesCore } from '../core';
 import { gradesError, LtikError } from '../errors';
@@ -54,6 +55,8 @@ export class LaunchGrades {
   /** The launch's ID token (user, context, services), fetched once per ltik and cached. */
   async idToken(options?: CallOptions): Promise<IdToken> {
     const credential = this.credential() as { ltik: string };
+    // Checked here too: a cached token would otherwise let a bad override pass unnoticed.
+    if (options) resolveCallOptions(options, this.core.options);
     return this.core.idToken(credential.ltik, options);
   }
 

@@ -105,6 +105,8 @@ export class ServiceKeyGrades {
   /** The column for `spec`, found by `resourceId` (and `tag`) or created; resolved once and shared. */
   async findOrCreateLineItem(spec: LineItemSpec, options?: CallOptions): Promise<LineItem> {
     const valid = validateLineItemSpec(spec);
+    // Checked here too: a cached column would otherwise let a bad override pass unnoticed.
+    if (options) resolveCallOptions(options, this.core.options);
     return this.core.resolver.resolve(this.scope, valid, this.lineItems, valid.resourceLinkId, options);
   }
 
