@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { GradesUnavailableError, fileOutbox, ltiaasGrades, type Logger, type ServiceKeyRecord, type ServiceKeyStore } from 'express-ltiaas-grades';
+import { StorageUnavailableError, fileOutbox, ltiaasGrades, type Logger, type ServiceKeyRecord, type ServiceKeyStore } from 'express-ltiaas-grades';
 import { startEmulator, type LtiaasEmulator } from 'express-ltiaas-grades/testing';
 import { GuardedServiceKeyStore } from '../src/serviceKeys/guardedServiceKeyStore';
 import { resolveLogger } from '../src/logger';
@@ -323,11 +323,12 @@ describe('GuardedServiceKeyStore', () => {
     ['rejects', () => Promise.reject(new Error('timeout'))],
     ['returns a record without a key', () => ({ platformId: 'p' })],
     ['returns a string', () => SERVICE_KEY],
-  ])('get turns a store whose get %s into GRADES_UNAVAILABLE (503, retryable), logged without the key', async (_case, get) => {
+  ])('get turns a store whose get %s into SERVICE_KEY_STORE_FAILED (503, retryable), logged without the key', async (_case, get) => {
     const { log, store } = guard({ get });
     const failure = await store.get(ref).catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(GradesUnavailableError);
-    expect(failure).toMatchObject({ code: 'GRADES_UNAVAILABLE', status: 503, retryable: true });
+    expect(failure).toBeInstanceOf(StorageUnavailableError);
+    expect(failure).toMatchObject({ code: 'SERVICE_KEY_STORE_FAILED', status: 503, retryable: true });
+    expect((failure as Error).cause).toMatchObject({ kind: 'storage', operation: 'serviceKeyStore.get' });
     expect((failure as Error).message).toMatch(/serviceKeyStore\.get/);
     expect(log.lines.join('\n')).toContain('serviceKeyStore.get failed');
     expect(JSON.stringify(failure) + log.lines.join('\n')).not.toContain(SERVICE_KEY);
@@ -345,9 +346,9 @@ describe('GuardedServiceKeyStore', () => {
     ['rejects', () => Promise.reject(new Error('cannot list'))],
     ['returns something that is not a list', () => 'not a list'],
     ['returns a list with something that is not a record', () => [record, 7]],
-  ])('list turns a store whose list %s into GRADES_UNAVAILABLE', async (_case, list) => {
+  ])('list turns a store whose list %s into SERVICE_KEY_STORE_FAILED', async (_case, list) => {
     const { log, store } = guard({ list });
-    await expect(store.list({ contextId: 'c' })).rejects.toMatchObject({ code: 'GRADES_UNAVAILABLE', status: 503 });
+    await expect(store.list({ contextId: 'c' })).rejects.toMatchObject({ code: 'SERVICE_KEY_STORE_FAILED', status: 503, retryable: true });
     expect(log.lines.join('\n')).toContain('serviceKeyStore.list failed');
   });
 

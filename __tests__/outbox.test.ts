@@ -347,7 +347,7 @@ describe('outbox', () => {
     await quick.close();
   });
 
-  it('throws the package\'s own errors: OPTIONS_INVALID for an outbox given to a second instance, LTIAAS_UNAVAILABLE for a grade after close()', async () => {
+  it('throws the package\'s own errors: OPTIONS_INVALID for an outbox given to a second instance, OUTBOX_UNAVAILABLE (not retryable) for a grade after close()', async () => {
     const second = thrownBy(() => ltiaasGrades({ ltiaasUrl: harness.emulator.url, apiKey: API_KEY, outbox }));
     expect(second).toBeInstanceOf(OptionsError);
     expect(second).toMatchObject({ code: 'OPTIONS_INVALID' });
@@ -355,7 +355,7 @@ describe('outbox', () => {
     const draft = { ltik: 'x', score: { activityProgress: 'Completed', gradingProgress: 'FullyGraded' } };
     const afterClose = await outbox.enqueue(draft as never, new Error('LTIAAS is down')).catch((error: unknown) => error);
     expect(isLtiaasGradesError(afterClose)).toBe(true);
-    expect(afterClose).toMatchObject({ code: 'LTIAAS_UNAVAILABLE', message: 'The outbox is closed: the grade was not stored.' });
+    expect(afterClose).toMatchObject({ code: 'OUTBOX_UNAVAILABLE', status: 503, retryable: false, message: 'The outbox is closed: the grade was not stored.' });
   });
 
   it('answers 503 (not 202) when the outbox cannot store the grade', async () => {

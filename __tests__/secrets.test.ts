@@ -4,7 +4,10 @@ import { inspect } from 'node:util';
 import pino from 'pino';
 import request from 'supertest';
 import type { ErrorRequestHandler } from 'express';
+import { GradeOutbox, type OutboxStorage, type ServiceKeyStore } from 'express-ltiaas-grades';
 import type { FaultSpec, LaunchDescription } from 'express-ltiaas-grades/testing';
+import { resolveLogger } from '../src/logger';
+import { GuardedServiceKeyStore } from '../src/serviceKeys/guardedServiceKeyStore';
 import { API_KEY, EXPRESS_VERSIONS, startHarness, type Harness } from './helpers/harness';
 
 /** A logger that keeps every line it is given, at every level, as text. */
@@ -36,18 +39,23 @@ interface Scenario {
   fault?: FaultSpec;
   score?: unknown;
   lineItem?: boolean;
+  /** The error names the failed LTIAAS call: `upstream`, and `cause` redacted from it. */
+  upstream?: true;
 }
+
+/** Every key a redacted `cause` of an LTIAAS call may have. */
+const UPSTREAM_CAUSE_KEYS = ['kind', 'method', 'endpoint', 'status', 'ltiaasCode'];
 
 const scenarios: Array<[string, Scenario]> = [
   ['LTIK_MISSING', { code: 'LTIK_MISSING', withLtik: false }],
-  ['LTIK_INVALID', { code: 'LTIK_INVALID', launch: { expired: true } }],
+  ['LTIK_INVALID', { code: 'LTIK_INVALID', launch: { expired: true }, upstream: true }],
   ['SCORE_INVALID', { code: 'SCORE_INVALID', score: { scoreGiven: 5 } }],
   ['GRADES_UNAVAILABLE', { code: 'GRADES_UNAVAILABLE', launch: { grades: false } }],
   ['LINE_ITEM_UNAVAILABLE', { code: 'LINE_ITEM_UNAVAILABLE', launch: { lineItem: null }, lineItem: false }],
-  ['LTIAAS_REJECTED by the LMS', { code: 'LTIAAS_REJECTED', launch: { role: 'instructor' } }],
-  ['LTIAAS_UNAVAILABLE (503)', { code: 'LTIAAS_UNAVAILABLE', fault: { status: 503, times: Infinity } }],
-  ['LTIAAS_UNAVAILABLE (timeout)', { code: 'LTIAAS_UNAVAILABLE', fault: { hang: true, times: Infinity } }],
-  ['LTIAAS_UNAVAILABLE (dropped)', { code: 'LTIAAS_UNAVAILABLE', fault: { drop: true, times: Infinity } }],
+  ['LTIAAS_REJECTED by the LMS', { code: 'LTIAAS_REJECTED', launch: { role: 'instructor' }, upstream: true }],
+  ['LTIAAS_UNAVAILABLE (503)', { code: 'LTIAAS_UNAVAILABLE', fault: { status: 503, times: Infinity }, upstream: true }],
+  ['LTIAAS_UNAVAILABLE (timeout)', { code: 'LTIAAS_UNAVAILABLE', fault: { hang: true, times: Infinity }, upstream: true }],
+  ['LTIAAS_UNAVAILABLE (dropped)', { code: 'LTIAAS_UNAVAILABLE', fault: { drop: true, times: Infinity }, upstream: true }],
 ];
 
 describe.each(EXPRESS_VERSIONS)('secrets on %s', (_name, expressLib) => {
@@ -87,6 +95,7 @@ describe.each(EXPRESS_VERSIONS)('secrets on %s', (_name, expressLib) => {
     expect(res.body.error?.code).toBe(scenario.code);
 
     const error = caught as Error;
+    const cause = (error as { cause?: unknown }).cause;
     const texts = {
       response: `${JSON.stringify(res.headers)} ${res.text}`,
       message: error.message,
@@ -100,6 +109,7 @@ describe.each(EXPRESS_VERSIONS)('secrets on %s', (_name, expressLib) => {
         { depth: Infinity, showHidden: true },
       ),
       spread: JSON.stringify({ ...error }),
+      cause: `${JSON.stringify(cause)} ${inspect(cause, { depth: Infinity, showHidden: true })}`,
       pino: await serializedByPino(error),
       log: log.lines.join('\n'),
     };
@@ -112,9 +122,17 @@ describe.each(EXPRESS_VERSIONS)('secrets on %s', (_name, expressLib) => {
       // No Authorization header value either (a scheme followed by credentials).
       expect(text).not.toMatch(/(LTIK-AUTH-V\d|SERVICE-AUTH-V1|Bearer) [^<\s]/);
     }
-    // The raw HTTP client error is never exposed, neither as a property nor as a cause.
+    // The raw HTTP client error is never exposed, neither as a property nor as a cause: the
+    // cause is the failed call, redacted (method, endpoint template, status, LTIAAS code), or absent.
     expect(Object.values(error).some((value) => value && typeof value === 'object' && 'config' in value)).toBe(false);
-    expect((error as { cause?: unknown }).cause).toBeUndefined();
+    if (scenario.upstream) {
+      expect(cause).toEqual(expect.objectContaining({ kind: expect.any(String), method: expect.any(String), endpoint: expect.stringMatching(/^\/api\/[A-Za-z/:]+$/) }));
+      expect(cause).not.toBeInstanceOf(Error);
+      expect(Object.isFrozen(cause)).toBe(true);
+      expect(Object.keys(cause as object).filter((key) => !UPSTREAM_CAUSE_KEYS.includes(key))).toEqual([]);
+    } else {
+      expect(cause).toBeUndefined();
+    }
     expect((error as { isAxiosError?: unknown }).isAxiosError).toBeUndefined();
   });
 
@@ -146,5 +164,66 @@ describe.each(EXPRESS_VERSIONS)('secrets on %s', (_name, expressLib) => {
     const everything = [caught!.message, String(caught), JSON.stringify(caught), inspect(caught, { showHidden: true, depth: Infinity }), log.lines.join('\n')].join('\n');
     expect(everything).toContain('[redacted]');
     for (const secret of [API_KEY, launch.ltik, launch.serviceKey!]) expect(everything).not.toContain(secret);
+  });
+});
+
+describe('secrets and the redacted cause of a storage failure', () => {
+  const SERVICE_KEY = 'svc-key-0123456789abcdefghijklmnopqrstuvwxyz-ZYXWVU';
+  const LTIK = 'ltik-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ';
+
+  /** A store or database error that quotes the row it choked on, as drivers do. */
+  const quoting = (secret: string) => Object.assign(new TypeError(`duplicate row {"key":"${secret}","apiKey":"${API_KEY}"}`), { code: 'ER_DUP_ENTRY', syscall: secret });
+
+  async function everyWayOf(error: Error): Promise<string> {
+    const cause = (error as { cause?: unknown }).cause;
+    return [
+      error.message,
+      String(error),
+      JSON.stringify(error),
+      JSON.stringify({ ...error }),
+      inspect(error, { depth: Infinity, showHidden: true }),
+      inspect(Object.fromEntries(Object.getOwnPropertyNames(error).map((key) => [key, (error as unknown as Record<string, unknown>)[key]])), { depth: Infinity, showHidden: true }),
+      JSON.stringify(cause),
+      inspect(cause, { depth: Infinity, showHidden: true }),
+      await serializedByPino(error),
+    ].join('\n');
+  }
+
+  it('SERVICE_KEY_STORE_FAILED keeps the store error\'s code and class in `cause`, never its message or a key', async () => {
+    const log = recordingLogger();
+    const store = new GuardedServiceKeyStore(
+      { save: async () => undefined, get: async () => Promise.reject(quoting(SERVICE_KEY)), list: async () => [] } as ServiceKeyStore,
+      resolveLogger(log.logger),
+      [API_KEY],
+    );
+    const error = (await store.get({ platformId: 'p', contextId: 'c', resourceLinkId: 'r' }).catch((failure: unknown) => failure)) as Error;
+    expect(error).toMatchObject({ code: 'SERVICE_KEY_STORE_FAILED' });
+    // The store's own code and class survive; its syscall held a key, so it is dropped.
+    expect(error.cause).toEqual({ kind: 'storage', operation: 'serviceKeyStore.get', errno: 'ER_DUP_ENTRY', errorName: 'TypeError' });
+    const everything = `${await everyWayOf(error)}\n${log.lines.join('\n')}`;
+    for (const secret of [SERVICE_KEY, API_KEY]) expect(everything).not.toContain(secret);
+  });
+
+  it('OUTBOX_UNAVAILABLE from a storage whose error quotes a stored ltik shows neither the error nor the ltik', async () => {
+    const storage: OutboxStorage = {
+      save: async () => Promise.reject(quoting(LTIK)),
+      remove: async () => undefined,
+      loadPending: async () => [],
+      moveToFailed: async () => undefined,
+      loadFailed: async () => Promise.reject(quoting(LTIK)),
+      removeFailed: async () => undefined,
+    };
+    const outbox = new GradeOutbox(storage);
+    const failures = [
+      await outbox.failed().catch((failure: unknown) => failure),
+      await outbox.requeue('job-1').catch((failure: unknown) => failure),
+      await outbox.enqueue({ ltik: LTIK, score: { activityProgress: 'Completed', gradingProgress: 'FullyGraded' } } as never, new Error('down')).catch((failure: unknown) => failure),
+    ] as Error[];
+    for (const error of failures) {
+      expect(error).toMatchObject({ code: 'OUTBOX_UNAVAILABLE', cause: { kind: 'storage', errno: 'ER_DUP_ENTRY', errorName: 'TypeError' } });
+      const everything = await everyWayOf(error);
+      for (const secret of [LTIK, API_KEY]) expect(everything).not.toContain(secret);
+      expect(everything).not.toContain('duplicate row');
+    }
   });
 });

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { LruCache } from './cache/lruCache';
 import { LtiaasApi } from './client/ltiaasApi';
 import { LtiaasTransport, type CallOptions } from './client/transport';
-import { isLtiaasGradesError, LtiaasUnavailableError, type LtiaasGradesError } from './errors';
+import { gradesError, isLtiaasGradesError, type LtiaasGradesError } from './errors';
 import { GradeEvents } from './events';
 import { deliverGrade, scoreKeysOf, type GradeDraft } from './grades/deliverGrade';
 import { LineItemResolver } from './grades/lineItemResolver';
@@ -181,7 +181,7 @@ export class GradesCore {
       return { kind: 'delivered', submitted };
     } catch (error) {
       if (!isLtiaasGradesError(error)) {
-        const unexpected = new LtiaasUnavailableError({ status: 503, code: 'LTIAAS_UNAVAILABLE', message: 'The delivery failed unexpectedly; it will be retried.', retryable: true });
+        const unexpected = gradesError('LTIAAS_UNAVAILABLE', { message: 'The delivery failed unexpectedly; it will be retried.' });
         this.options.logger.error({ id: job.id, error: error instanceof Error ? error.message : String(error) }, 'outbox: unexpected delivery error');
         return { kind: 'retry', error: unexpected };
       }

@@ -30,11 +30,16 @@ export {
   LtikError,
   InvalidGradeError,
   GradesUnavailableError,
+  LineItemUnavailableError,
   LtiaasRejectedError,
   LtiaasUnavailableError,
+  StorageUnavailableError,
   isLtiaasGradesError,
   type LtiaasGradesErrorCode,
   type UpstreamFailure,
+  type ErrorCause,
+  type UpstreamCause,
+  type StorageCause,
 } from './errors';
 export type {
   IdToken,

@@ -1,10 +1,8 @@
 // Turns what LTIAAS answered (or did not) into the package's own errors, classified and scrubbed.
 import {
-  GradesUnavailableError,
+  gradesError,
   LtiaasGradesError,
-  LtiaasRejectedError,
   LtiaasUnavailableError,
-  LtikError,
   type UpstreamFailure,
 } from '../errors';
 import { redactSecrets } from '../redact';
@@ -101,24 +99,19 @@ export function errorFromResponse(
 
   if (status === 401) {
     if (call.credential.kind === 'ltik') {
-      return new LtikError({
-        status: 401,
-        code: 'LTIK_INVALID',
+      return gradesError('LTIK_INVALID', {
         message: `LTIAAS rejected the ltik on ${where}: it is invalid or expired (an ltik lasts 24 hours; launch the activity again from the LMS), or the API key is wrong.`,
         upstream,
       });
     }
-    return new LtiaasRejectedError({
+    return gradesError('LTIAAS_REJECTED', {
       status: 401,
-      code: 'LTIAAS_REJECTED',
       message: `LTIAAS rejected the service key or the API key on ${where}${said}.`,
       upstream,
     });
   }
   if ((status === 403 || status === 400) && ltiaasCode && SERVICE_OFF_CODES.has(ltiaasCode)) {
-    return new GradesUnavailableError({
-      status: 403,
-      code: 'GRADES_UNAVAILABLE',
+    return gradesError('GRADES_UNAVAILABLE', {
       message: `Grades are not available for this launch (LTIAAS ${status} ${ltiaasCode} on ${where}).`,
       upstream,
     });
@@ -126,18 +119,14 @@ export function errorFromResponse(
   if (status === 408 || status === 429 || status >= 500 || status < 200 || (status >= 300 && status < 400)) {
     const answer = status === 429 ? 503 : status === 503 || status === 504 ? status : status === 408 ? 504 : 502;
     const why = status === 429 ? ' (rate limited)' : status >= 300 && status < 400 ? ' (an unexpected redirect)' : '';
-    return new LtiaasUnavailableError({
+    return gradesError('LTIAAS_UNAVAILABLE', {
       status: answer,
-      code: 'LTIAAS_UNAVAILABLE',
       message: `LTIAAS answered ${status}${why} to ${where}${said}${origin}; try again later.`,
-      retryable: true,
       upstream,
     });
   }
   const whoRefused = lmsMessage || details.externalError ? 'The LMS refused' : 'LTIAAS refused';
-  return new LtiaasRejectedError({
-    status: 422,
-    code: 'LTIAAS_REJECTED',
+  return gradesError('LTIAAS_REJECTED', {
     message: `${whoRefused} ${where} (${status})${said}${origin}.`,
     upstream,
   });
@@ -156,11 +145,9 @@ export function errorFromTransport(
     kind === 'timeout'
       ? `LTIAAS did not answer ${where} within ${timeoutMs} ms; try again later.`
       : `Could not reach LTIAAS for ${where}${safeCode ? ` (${safeCode})` : ''}; try again later.`;
-  return new LtiaasUnavailableError({
+  return gradesError('LTIAAS_UNAVAILABLE', {
     status: kind === 'timeout' ? 504 : 503,
-    code: 'LTIAAS_UNAVAILABLE',
     message,
-    retryable: true,
     upstream: { method: call.method, endpoint: call.endpoint, kind },
   });
 }
@@ -181,9 +168,8 @@ export function errorFromMalformedAnswer(
   const advice = retryable
     ? 'try again later'
     : 'the call may have been acted on, so look before repeating it (a repeated creation makes a second column)';
-  return new LtiaasUnavailableError({
+  return gradesError('LTIAAS_UNAVAILABLE', {
     status: 502,
-    code: 'LTIAAS_UNAVAILABLE',
     message: `LTIAAS answered ${where} with ${status} but an answer the package cannot use: ${what}; ${advice}.`,
     retryable,
     upstream: { method: call.method, endpoint: call.endpoint, kind: 'http', status },

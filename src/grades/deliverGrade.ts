@@ -2,7 +2,7 @@
 import { ltikCredential, serviceKeyCredential, type Credential } from '../client/credentials';
 import type { CallOptions } from '../client/transport';
 import { GradesCore, digest } from '../core';
-import { GradesUnavailableError, LtikError, isLtiaasGradesError } from '../errors';
+import { gradesError, LtikError, isLtiaasGradesError } from '../errors';
 import type { SubmittedGrade } from '../types';
 import type { ValidLineItemSpec } from './lineItemSchema';
 import { LineItems } from './lineItems';
@@ -54,15 +54,11 @@ const isRejectedLtik = (error: unknown) => isLtiaasGradesError(error) && error.c
 /** Reads the ID token into the draft: user, grade book, resource link, service key. */
 async function learnLaunch(core: GradesCore, draft: GradeDraft, options: DeliveryOptions): Promise<void> {
   if (!draft.ltik) {
-    throw new LtikError({ status: 401, code: 'LTIK_MISSING', message: 'No ltik: this grade has no launch to take the user from.' });
+    throw LtikError.missing();
   }
   const token = await core.idToken(draft.ltik, options.call);
   if (!token.services.assignmentAndGrades.available) {
-    throw new GradesUnavailableError({
-      status: 403,
-      code: 'GRADES_UNAVAILABLE',
-      message: 'Grades are not available for this launch: the LMS did not grant the grade service to this activity.',
-    });
+    throw gradesError('GRADES_UNAVAILABLE');
   }
   draft.userId = token.user.id;
   draft.scope = GradesCore.scopeOf(token);
@@ -92,7 +88,7 @@ export function scoreKeysOf(draft: GradeDraft, lineItemId: string | undefined = 
 function chooseCredential(draft: GradeDraft, preferServiceKey: boolean): Credential {
   if (draft.ltik && !(preferServiceKey && draft.serviceKey)) return ltikCredential(draft.ltik);
   if (draft.serviceKey) return serviceKeyCredential(draft.serviceKey);
-  throw new LtikError({ status: 401, code: 'LTIK_MISSING', message: 'No ltik and no service key to deliver this grade with.' });
+  throw LtikError.missing();
 }
 
 async function targetLineItemId(core: GradesCore, draft: GradeDraft, lineItems: LineItems, call?: CallOptions): Promise<string> {
@@ -101,12 +97,7 @@ async function targetLineItemId(core: GradesCore, draft: GradeDraft, lineItems: 
     return item.id;
   }
   if (draft.fixedLineItemId) return draft.fixedLineItemId;
-  throw new GradesUnavailableError({
-    status: 409,
-    code: 'LINE_ITEM_UNAVAILABLE',
-    message:
-      'This launch has no line item of its own (the LMS did not couple one to the link): pass a lineItem spec ({ resourceId, label, scoreMaximum }) so the package can find or create the column.',
-  });
+  throw gradesError('LINE_ITEM_UNAVAILABLE');
 }
 
 /**

@@ -1,8 +1,9 @@
 // req.lti.grades: the grade operations of one launch, bound to its ltik.
 import { ltikCredential, type Credential } from '../client/credentials';
+import { resolveCallOptions } from '../client/callOptions';
 import type { CallOptions } from '../client/transport';
 import { GradesCore } from '../core';
-import { GradesUnavailableError, LtikError } from '../errors';
+import { gradesError, LtikError } from '../errors';
 import type { IdToken, LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmitOutcome, SubmittedGrade } from '../types';
 import type { GradeDraft } from './deliverGrade';
 import { validateLineItemId, validateLineItemSpec, type ValidLineItemSpec } from './lineItemSchema';
@@ -54,6 +55,8 @@ export class LaunchGrades {
   /** The launch's ID token (user, context, services), fetched once per ltik and cached. */
   async idToken(options?: CallOptions): Promise<IdToken> {
     const credential = this.credential() as { ltik: string };
+    // Checked here too: a cached token would otherwise let a bad override pass unnoticed.
+    if (options) resolveCallOptions(options, this.core.options);
     return this.core.idToken(credential.ltik, options);
   }
 
@@ -76,11 +79,7 @@ export class LaunchGrades {
   private async gradableToken(options?: CallOptions): Promise<IdToken> {
     const token = await this.idToken(options);
     if (!token.services.assignmentAndGrades.available) {
-      throw new GradesUnavailableError({
-        status: 403,
-        code: 'GRADES_UNAVAILABLE',
-        message: 'Grades are not available for this launch: the LMS did not grant the grade service to this activity.',
-      });
+      throw gradesError('GRADES_UNAVAILABLE');
     }
     return token;
   }

@@ -1,7 +1,7 @@
 // Finds or creates the grade-book column for an activity once per context, shared by every launch.
 import { LruCache } from '../cache/lruCache';
 import { isUnreadableCreation } from '../client/upstreamErrors';
-import { isLtiaasGradesError, LtiaasUnavailableError } from '../errors';
+import { gradesError, isLtiaasGradesError, type LtiaasUnavailableError } from '../errors';
 import type { CallOptions } from '../client/transport';
 import type { LineItem } from '../types';
 import type { ValidLineItemSpec } from './lineItemSchema';
@@ -113,9 +113,8 @@ export class LineItemResolver {
 const MAX_UNREADABLE_CREATIONS = 2;
 
 function notCreatingAgain(unreadable: number): LtiaasUnavailableError {
-  return new LtiaasUnavailableError({
+  return gradesError('LTIAAS_UNAVAILABLE', {
     status: 502,
-    code: 'LTIAAS_UNAVAILABLE',
     message:
       `LTIAAS answered ${unreadable} creations of this column (POST /api/lineitems) without a readable line item id, ` +
       'and GET /api/lineitems does not list it by resourceId and tag; no further column is created (it would be a duplicate in the grade book). ' +

@@ -1,6 +1,6 @@
 // The rules for line items, line item specs and list filters, checked before anything is sent.
 import Joi from 'joi';
-import { InvalidGradeError } from '../errors';
+import { gradesError } from '../errors';
 
 /** A line item spec after validation (dates as ISO strings, label trimmed). */
 export interface ValidLineItemSpec {
@@ -48,7 +48,7 @@ const resultFiltersSchema = Joi.object({
 function check<T>(schema: Joi.Schema, input: unknown, what: string): T {
   const { value, error } = schema.validate(input, { abortEarly: true });
   if (error) {
-    throw new InvalidGradeError({ status: 400, code: 'LINE_ITEM_INVALID', message: `Invalid ${what}: ${error.details[0]!.message}.` });
+    throw gradesError('LINE_ITEM_INVALID', { message: `Invalid ${what}: ${error.details[0]!.message}.` });
   }
   return value as T;
 }
@@ -73,7 +73,7 @@ export const validateResultFilters = (input: unknown) =>
 /** A line item id is an absolute URL chosen by the LMS; anything else is a bug in the caller. */
 export function validateLineItemId(lineItemId: unknown): string {
   if (typeof lineItemId !== 'string' || lineItemId.trim() === '') {
-    throw new InvalidGradeError({ status: 400, code: 'LINE_ITEM_INVALID', message: 'Invalid line item id: it must be a non-empty string (the LMS URL of the line item).' });
+    throw gradesError('LINE_ITEM_INVALID', { message: 'Invalid line item id: it must be a non-empty string (the LMS URL of the line item).' });
   }
   return lineItemId;
 }

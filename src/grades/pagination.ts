@@ -1,5 +1,5 @@
 // Follows the LMS's `next` links (sent back to LTIAAS as `?url=`) until the last page.
-import { LtiaasUnavailableError } from '../errors';
+import { gradesError } from '../errors';
 
 /** Safety stops: an LMS that loops its `next` link must not loop us. */
 const MAX_PAGES = 10_000;
@@ -13,9 +13,9 @@ export async function* followPages<P extends { next?: string }>(first: () => Pro
     const next = page.next;
     if (!next) return;
     if (seen.has(next) || count >= MAX_PAGES) {
-      throw new LtiaasUnavailableError({
+      // Not retryable: the same LMS loops the same way again, and each repeat could fetch up to MAX_PAGES pages.
+      throw gradesError('LTIAAS_UNAVAILABLE', {
         status: 502,
-        code: 'LTIAAS_UNAVAILABLE',
         message: `The LMS's paging did not end (a next link repeated or over ${MAX_PAGES} pages).`,
         retryable: false,
       });

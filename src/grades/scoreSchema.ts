@@ -1,6 +1,6 @@
 // The rules a score must meet before anything is sent, and the validated value that goes on the wire.
 import Joi from 'joi';
-import { InvalidGradeError } from '../errors';
+import { gradesError, type InvalidGradeError } from '../errors';
 import type { ScoreInput } from '../types';
 
 export const ACTIVITY_PROGRESS = ['Initialized', 'Started', 'InProgress', 'Submitted', 'Completed'] as const;
@@ -57,7 +57,7 @@ function invalidScore(error: Joi.ValidationError): InvalidGradeError {
   const detail = error.details[0]!;
   const key = String(detail.path[0] ?? '');
   const reason = detail.type === 'object.unknown' && WHY_NOT[key] ? `"${key}" is not allowed: ${WHY_NOT[key]}` : detail.message;
-  return new InvalidGradeError({ status: 400, code: 'SCORE_INVALID', message: `Invalid score: ${reason}.` });
+  return gradesError('SCORE_INVALID', { message: `Invalid score: ${reason}.` });
 }
 
 /** Validates a launch score; throws SCORE_INVALID (400). Never mutates `input`. */

@@ -3,7 +3,7 @@ import Joi from 'joi';
 import { CALL_OPTION_FIELDS, callOptionFieldSchemas, describeCallOptionProblems, resolveCallOptions, type CallOptions } from '../client/callOptions';
 import { serviceKeyCredential, type Credential } from '../client/credentials';
 import { GradesCore } from '../core';
-import { InvalidGradeError, isLtiaasGradesError, OptionsError } from '../errors';
+import { gradesError, isLtiaasGradesError, OptionsError } from '../errors';
 import type { LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmitOutcome, SubmittedGrade } from '../types';
 import { deliverGrade, type GradeDraft } from './deliverGrade';
 import { holdOrReject, submitDraft } from './submitDraft';
@@ -61,12 +61,12 @@ const lineItemTargetSchema = Joi.alternatives(Joi.string().min(1), Joi.object().
  */
 function validateSubmitManyOptions(options: unknown, core: GradesCore): SubmitManyOptions & { concurrency: number } {
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidGradeError({ status: 400, code: 'LINE_ITEM_INVALID', message: 'submitMany(entries, options): pass { lineItem } (a spec or a line item id).' });
+    throw gradesError('LINE_ITEM_INVALID', { message: 'submitMany(entries, options): pass { lineItem } (a spec or a line item id).' });
   }
   const { value, error } = submitManySchema.validate(options, { abortEarly: false });
   if (error) throw new OptionsError(`submitMany(): ${describeCallOptionProblems(error)}; pass { lineItem, concurrency: 1..64, ${CALL_OPTION_FIELDS} }.`);
   const target = lineItemTargetSchema.validate((options as { lineItem?: unknown }).lineItem);
-  if (target.error) throw new InvalidGradeError({ status: 400, code: 'LINE_ITEM_INVALID', message: `submitMany(): ${target.error.details[0]!.message}.` });
+  if (target.error) throw gradesError('LINE_ITEM_INVALID', { message: `submitMany(): ${target.error.details[0]!.message}.` });
   const valid = value as SubmitManyOptions & { concurrency: number };
   // The overrides must also fit the client's own settings (e.g. minDelayMs against its maxDelayMs).
   if (valid.timeoutMs !== undefined || valid.retry !== undefined) resolveCallOptions(valid, core.options, 'submitMany()');
@@ -105,6 +105,8 @@ export class ServiceKeyGrades {
   /** The column for `spec`, found by `resourceId` (and `tag`) or created; resolved once and shared. */
   async findOrCreateLineItem(spec: LineItemSpec, options?: CallOptions): Promise<LineItem> {
     const valid = validateLineItemSpec(spec);
+    // Checked here too: a cached column would otherwise let a bad override pass unnoticed.
+    if (options) resolveCallOptions(options, this.core.options);
     return this.core.resolver.resolve(this.scope, valid, this.lineItems, valid.resourceLinkId, options);
   }
 
@@ -151,7 +153,7 @@ export class ServiceKeyGrades {
    */
   async submitMany(entries: readonly UserScoreInput[], options: SubmitManyOptions): Promise<BatchOutcome[]> {
     if (!Array.isArray(entries)) {
-      throw new InvalidGradeError({ status: 400, code: 'SCORE_INVALID', message: 'submitMany(entries): entries must be an array of { userId, scoreGiven, scoreMaximum, ... }.' });
+      throw gradesError('SCORE_INVALID', { message: 'submitMany(entries): entries must be an array of { userId, scoreGiven, scoreMaximum, ... }.' });
     }
     const { lineItem, concurrency, ...call } = validateSubmitManyOptions(options, this.core);
     const target = typeof lineItem === 'string' ? validateLineItemId(lineItem) : validateLineItemSpec(lineItem);

@@ -1,6 +1,6 @@
 // The outbox: holds grades that could not be delivered now and delivers them in the background.
 import { randomBytes } from 'node:crypto';
-import { isLtiaasGradesError, LtiaasUnavailableError, OptionsError, type LtiaasGradesError } from '../errors';
+import { gradesError, isLtiaasGradesError, OptionsError, outboxUnavailable, type LtiaasGradesError } from '../errors';
 import type { GradeDraft } from '../grades/deliverGrade';
 import { silentLogger, type ResolvedLogger } from '../logger';
 import { retryDelayMs } from '../client/retryPolicy';
@@ -121,7 +121,7 @@ export class GradeOutbox {
   /** Stores a grade durably (resolves once it is on disk) and schedules its delivery. */
   async enqueue(draft: GradeDraft, reason: unknown): Promise<StoredGradeJob> {
     if (this.closed) {
-      throw new LtiaasUnavailableError({ status: 503, code: 'LTIAAS_UNAVAILABLE', message: 'The outbox is closed: the grade was not stored.' });
+      throw gradesError('OUTBOX_UNAVAILABLE', { message: 'The outbox is closed: the grade was not stored.', retryable: false });
     }
     const now = Date.now();
     // The grade is here because LTIAAS just failed: count that, so the outbox probes after a
@@ -135,7 +135,7 @@ export class GradeOutbox {
       lastError: jobErrorOf(reason),
       draft,
     };
-    await this.storage.save(job);
+    await this.storage.save(job).catch(outboxUnavailable('enqueue', 'store the grade'));
     this.jobs.set(job.id, job);
     this.pump();
     return job;
@@ -280,19 +280,19 @@ export class GradeOutbox {
 
   /** Grades refused for good, with the LMS's message; `requeue(id)` sends one again. */
   async failed(): Promise<FailedGradeJobView[]> {
-    const jobs = await this.storage.loadFailed();
+    const jobs = await this.storage.loadFailed().catch(outboxUnavailable('failed', 'read its dead-letter list'));
     return jobs.map((job) => ({ ...viewOf(job), failedAt: job.failedAt, error: job.error }));
   }
 
   /** Moves a dead-letter grade back to the pending list (after fixing its cause, e.g. enrolling the student). */
   async requeue(id: string): Promise<boolean> {
-    const failed = (await this.storage.loadFailed()).find((job) => job.id === id);
+    const failed = (await this.storage.loadFailed().catch(outboxUnavailable('requeue', 'read its dead-letter list'))).find((job) => job.id === id);
     if (!failed) return false;
     const { failedAt: _failedAt, error: _error, ...job } = failed;
     const pending: StoredGradeJob = { ...job, attempts: 0, nextAttemptAt: Date.now() };
     delete pending.lastError;
     // Pending first, in memory only once it is on disk; a failed removal below leaves it in both lists, never in none.
-    await this.storage.save(pending);
+    await this.storage.save(pending).catch(outboxUnavailable('requeue', 'store the grade again'));
     this.jobs.set(id, pending);
     this.pump();
     try {

@@ -1,5 +1,5 @@
 // Calls into the app's service key store so that a careless store never crashes the tool nor leaks a key.
-import { GradesUnavailableError } from '../errors';
+import { gradesError, storageCause, type StorageUnavailableError } from '../errors';
 import type { ResolvedLogger } from '../logger';
 import { redactSecrets } from '../redact';
 import type { ServiceKeyRecord, ServiceKeyRef, ServiceKeyStore } from './serviceKeyStore';
@@ -29,7 +29,7 @@ const isRecord = (value: unknown): value is ServiceKeyRecord =>
  * thing: every call is made inside a promise, so none of that escapes as an unhandled
  * rejection (which ends a Node process). `save` runs in the background of pages that do not
  * grade, so it only logs; `get` and `list` answer a caller, so they throw the package's
- * error (GRADES_UNAVAILABLE, 503, retryable) instead of whatever the store threw.
+ * error (SERVICE_KEY_STORE_FAILED, 503, retryable) instead of whatever the store threw.
  */
 export class GuardedServiceKeyStore {
   constructor(
@@ -51,7 +51,7 @@ export class GuardedServiceKeyStore {
     }
   }
 
-  /** The record for one activity, or undefined; throws GRADES_UNAVAILABLE when the store fails. */
+  /** The record for one activity, or undefined; throws SERVICE_KEY_STORE_FAILED when the store fails. */
   async get(ref: ServiceKeyRef): Promise<ServiceKeyRecord | undefined> {
     let found: unknown;
     try {
@@ -64,7 +64,7 @@ export class GuardedServiceKeyStore {
     return found;
   }
 
-  /** The records of a platform or context; throws GRADES_UNAVAILABLE when the store fails. */
+  /** The records of a platform or context; throws SERVICE_KEY_STORE_FAILED when the store fails. */
   async list(filter?: ListFilter): Promise<ServiceKeyRecord[]> {
     let found: unknown;
     try {
@@ -76,13 +76,11 @@ export class GuardedServiceKeyStore {
     return found;
   }
 
-  private failure(method: 'get' | 'list', error: unknown): GradesUnavailableError {
+  private failure(method: 'get' | 'list', error: unknown): StorageUnavailableError {
     this.log(describeFailure(error, this.secrets), `serviceKeyStore.${method} failed`);
-    return new GradesUnavailableError({
-      status: 503,
-      code: 'GRADES_UNAVAILABLE',
+    return gradesError('SERVICE_KEY_STORE_FAILED', {
       message: `The service key store failed (serviceKeyStore.${method}), so no service key could be read for grading outside a launch; see the log, and try again later.`,
-      retryable: true,
+      cause: storageCause(`serviceKeyStore.${method}`, error),
     });
   }
 
