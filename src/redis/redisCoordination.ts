@@ -51,7 +51,7 @@ const ioredisClient = Joi.any()
     return looksLikeIoredis ? value : helpers.error('any.ioredis');
   })
   .messages({
-    'any.required': '{{#label}} is required: pass your ioredis client, redisCoordination({ redis: new Redis(process.env.REDIS_URL) })',
+    'any.required': '{{#label}} is required: pass your ioredis client, as redis: new Redis(process.env.REDIS_URL)',
     'any.ioredis': '{{#label}} must be an ioredis client: new Redis(process.env.REDIS_URL) from the ioredis package (v5 or v6)',
   });
 
