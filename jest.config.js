@@ -4,7 +4,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/__tests__'],
   testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/__tests__/consumers/', '/__tests__/browser/'],
+  testPathIgnorePatterns: ['/node_modules/', '/__tests__/consumers/', '/__tests__/browser/', '/__tests__/redis/'],
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleNameMapper: {
     '^express-ltiaas-grades$': '<rootDir>/src/index.ts',

@@ -1,8 +1,8 @@
-// One build: CommonJS and ESM, with type declarations for both, for the main entry and /testing.
+// One build: CommonJS and ESM, with type declarations for both, for the main entry, /testing and /redis.
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
+  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts', redis: 'src/redis/index.ts' },
   format: ['cjs', 'esm'],
   // `npm run demo` only needs the JavaScript; skipping declarations saves most of the build time.
   dts: process.env.npm_lifecycle_event !== 'demo',
@@ -12,6 +12,6 @@ export default defineConfig({
   sourcemap: false,
   splitting: false,
   treeshake: true,
-  // Runtime dependencies and the Express peer stay imports, resolved in the user's app.
-  external: ['express', 'axios', 'joi'],
+  // Runtime dependencies and the peers (Express; ioredis, which /redis only types, never imports) stay imports, resolved in the user's app.
+  external: ['express', 'axios', 'joi', 'ioredis'],
 });
