@@ -6,7 +6,7 @@ import { LTIAAS_URL_MESSAGES, ltiaasUrlProblem } from './client/ltiaasUrl';
 import { retryOptionsSchema, type ResolvedRetry, type RetryOptions } from './client/retrySchema';
 import { OptionsError } from './errors';
 import { resolveLogger, type Logger, type ResolvedLogger } from './logger';
-import { GradeOutbox } from './outbox/gradeOutbox';
+import { missingOutboxMethods, OUTBOX_METHODS, type Outbox } from './outbox/outbox';
 import { isServiceKeyStore, type ServiceKeyStore } from './serviceKeys/serviceKeyStore';
 
 /** Where the middleware looks for the ltik. */
@@ -62,9 +62,10 @@ export interface LtiaasGradesOptions {
    * 429/5xx after retries) and delivers them in the background, across restarts; `submitGrade`
    * then answers 202 `{ status: "queued", id }`. Default: none (those failures answer 5xx
    * `LTIAAS_UNAVAILABLE`, so the tool knows the grade did not land).
+   * Any object with the {@link Outbox} methods is accepted (checked by shape, not by class).
    * @example outbox: fileOutbox({ dir: '/var/lib/my-tool/outbox' })
    */
-  outbox?: GradeOutbox;
+  outbox?: Outbox;
   /**
    * Records the service key of every launch where grading is available (keyed by platform,
    * context and resource link, refreshed on each launch) for grading outside a launch. With a
@@ -89,7 +90,7 @@ export interface ResolvedOptions {
   cache: { idTokens: Required<CacheOptions>; lineItems: Required<CacheOptions> };
   maxSockets: number;
   logger: ResolvedLogger;
-  outbox?: GradeOutbox;
+  outbox?: Outbox;
   serviceKeyStore?: ServiceKeyStore;
 }
 
@@ -149,9 +150,10 @@ const optionSchemas: Record<keyof LtiaasGradesOptions, Joi.Schema> = {
     if (!isLogger(value)) throw new Error('must have debug/info/warn/error methods (console or pino)');
     return value;
   }),
-  // Instances are checked, not cloned: joi must hand back the very object the app passed.
+  // Instances are checked by shape, not cloned: joi must hand back the very object the app passed.
   outbox: Joi.any().custom((value) => {
-    if (!(value instanceof GradeOutbox)) throw new Error('must be made by fileOutbox({ dir })');
+    const missing = missingOutboxMethods(value);
+    if (missing.length > 0) throw new Error(`must be an outbox, with ${OUTBOX_METHODS.join(', ')} methods (it lacks ${missing.join(', ')})`);
     return value;
   }),
   serviceKeyStore: Joi.any().custom((value) => {
@@ -179,7 +181,7 @@ const FIXES: Record<keyof LtiaasGradesOptions, string> = {
   cache: 'pass { idTokens: { max, ttlMs }, lineItems: { max, ttlMs } }',
   maxSockets: 'pass a whole number, e.g. maxSockets: 64',
   logger: 'pass console or a pino logger',
-  outbox: 'pass fileOutbox({ dir })',
+  outbox: 'pass fileOutbox({ dir }), or an object of your own with those methods',
   serviceKeyStore: 'pass fileServiceKeyStore({ file }) or an object with save, get and list',
 };
 
