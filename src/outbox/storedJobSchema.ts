@@ -93,8 +93,10 @@ function upgraded(value: unknown): JobReading<Record<string, unknown>> {
     return draft === undefined ? { problem: 'not a valid job' } : { job: { v: STORED_JOB_VERSION, ...rest, grade: draft } };
   }
   if (value.v === STORED_JOB_VERSION) return { job: value };
-  const version = typeof value.v === 'number' && Number.isSafeInteger(value.v) ? `version ${value.v}` : 'a version that is not a number';
-  return { problem: `stored job ${version} is unknown to this release of express-ltiaas-grades, which reads version ${STORED_JOB_VERSION}: deliver it with the release that wrote it` };
+  if (typeof value.v !== 'number' || !Number.isSafeInteger(value.v)) return { problem: `its stored job version is not a number (this release reads version ${STORED_JOB_VERSION})` };
+  return {
+    problem: `stored job version ${value.v} is unknown to this release of express-ltiaas-grades, which reads version ${STORED_JOB_VERSION}: deliver it with the release that wrote it`,
+  };
 }
 
 function read<T>(schema: Joi.Schema, value: unknown): JobReading<T> {
