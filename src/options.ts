@@ -102,6 +102,9 @@ const cacheSchema = (max: number, ttlMs: number, maxTtlMs: number) =>
     ttlMs: Joi.number().integer().min(1).max(maxTtlMs).default(ttlMs),
   }).default();
 
+/** `a, b and c`, for messages. */
+const listed = (names: readonly string[]) => (names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
+
 const isLogger = (value: unknown) =>
   typeof value === 'object' &&
   value !== null &&
@@ -151,10 +154,10 @@ const optionSchemas: Record<keyof LtiaasGradesOptions, Joi.Schema> = {
     return value;
   }),
   // Instances are checked by shape, not cloned: joi must hand back the very object the app passed.
-  outbox: Joi.any().custom((value) => {
+  outbox: Joi.any().custom((value, helpers) => {
     const missing = missingOutboxMethods(value);
-    if (missing.length > 0) throw new Error(`must be an outbox, with ${OUTBOX_METHODS.join(', ')} methods (it lacks ${missing.join(', ')})`);
-    return value;
+    if (missing.length === 0) return value;
+    return helpers.message({ custom: `{{#label}} must be an outbox, an object with the methods ${listed(OUTBOX_METHODS)}; it lacks ${listed(missing)}` });
   }),
   serviceKeyStore: Joi.any().custom((value) => {
     if (!isServiceKeyStore(value)) throw new Error('must have save, get and list methods');
