@@ -55,11 +55,13 @@ export function buildGrades(options: ResolvedOptions): GradesParts {
   const delivery = new GradeDelivery({ api, idTokens, lineItems, clock, events, logger, ...(outbox ? { outbox } : {}) });
   outbox?.connect(delivery.outboxWorker());
 
-  const callDefaults = { retry: options.retry, timeoutMs: options.timeoutMs };
+  // Made once: the middleware makes a launch's grade operations on every request.
+  const launchParts = { api, idTokens, lineItems, delivery };
+  const serviceKeyParts = { api, lineItems, delivery, callDefaults: { retry: options.retry, timeoutMs: options.timeoutMs } };
   return {
     events,
-    forLaunch: (ltik) => launchGrades({ api, idTokens, lineItems, delivery }, ltik),
-    withServiceKey: (serviceKey) => serviceKeyGrades({ api, lineItems, delivery, callDefaults }, serviceKey),
+    forLaunch: (ltik) => launchGrades(launchParts, ltik),
+    withServiceKey: (serviceKey) => serviceKeyGrades(serviceKeyParts, serviceKey),
     readIdToken: (ltik) => idTokens.read(ltik),
     close: async () => {
       await outbox?.close();
