@@ -5,7 +5,7 @@ import path from 'node:path';
 import request from 'supertest';
 import {
   fileOutbox,
-  GradeOutbox,
+  storageOutbox,
   GradesUnavailableError,
   InvalidGradeError,
   isLtiaasGradesError,
@@ -43,6 +43,7 @@ const EXPECTED: Record<LtiaasGradesErrorCode, { type: Function; status: number; 
   LTIAAS_UNAVAILABLE: { type: LtiaasUnavailableError, status: 503, retryable: true, expose: true },
   SERVICE_KEY_STORE_FAILED: { type: StorageUnavailableError, status: 503, retryable: true, expose: true },
   OUTBOX_UNAVAILABLE: { type: StorageUnavailableError, status: 503, retryable: true, expose: true },
+  COORDINATION_UNAVAILABLE: { type: StorageUnavailableError, status: 503, retryable: true, expose: true },
 };
 
 /** An error raised anywhere must be what its code's row says, within the overrides the row allows. */
@@ -230,10 +231,10 @@ describe('one LTIK_MISSING message', () => {
     // from, one whose user is known but that has neither an ltik nor a service key.
     const now = new Date().toISOString();
     const storage = storageLeaving([
-      { id: 'no-launch', createdAt: now, attempts: 0, nextAttemptAt: 0, draft: { score: SCORE } },
-      { id: 'no-credential', createdAt: now, attempts: 0, nextAttemptAt: 0, draft: { userId: 'u1', scope: 'p\u0000context:c', fixedLineItemId: 'li-1', score: SCORE } },
+      { v: 1, id: 'no-launch', createdAt: now, attempts: 0, nextAttemptAt: 0, grade: { score: SCORE } },
+      { v: 1, id: 'no-credential', createdAt: now, attempts: 0, nextAttemptAt: 0, grade: { userId: 'u1', scope: 'p\u0000context:c', fixedLineItemId: 'li-1', score: SCORE } },
     ]);
-    const delivering = ltiaasGrades({ ltiaasUrl: harness.emulator.url, apiKey: API_KEY, outbox: new GradeOutbox(storage) });
+    const delivering = ltiaasGrades({ ltiaasUrl: harness.emulator.url, apiKey: API_KEY, outbox: storageOutbox(storage) });
     try {
       for (const job of await storage.deadLetters) {
         expect(job.error.code).toBe('LTIK_MISSING');
@@ -280,7 +281,7 @@ describe('no plain Error from fileOutbox() or an outbox\'s methods', () => {
   /** A refused grade as the outbox writes it to failed/. */
   async function writeDeadLetter(outboxDir: string, id: string): Promise<void> {
     const now = new Date().toISOString();
-    const job: FailedGradeJob = { id, createdAt: now, attempts: 1, nextAttemptAt: 0, draft: { ltik: 'l'.repeat(60), score: SCORE }, failedAt: now, error: { code: 'LTIAAS_REJECTED', message: 'refused' } };
+    const job: FailedGradeJob = { v: 1, id, createdAt: now, attempts: 1, nextAttemptAt: 0, grade: { ltik: 'l'.repeat(60), score: SCORE }, failedAt: now, error: { code: 'LTIAAS_REJECTED', message: 'refused' } };
     await fs.writeFile(path.join(outboxDir, 'failed', `${id}.json`), JSON.stringify(job), { mode: 0o600 });
   }
 
@@ -349,7 +350,7 @@ describe('no plain Error from fileOutbox() or an outbox\'s methods', () => {
       loadFailed: async () => Promise.reject(refusal),
       removeFailed: async () => undefined,
     };
-    const outbox = new GradeOutbox(storage);
+    const outbox = storageOutbox(storage);
     expect(await rejection(outbox.failed())).toBe(refusal);
     expect(await rejection(outbox.enqueue({ score: SCORE } as never, refusal))).toBe(refusal);
   });
@@ -382,7 +383,7 @@ describe('a bad retry setting is OPTIONS_INVALID in every place that takes one',
   it.each(BAD_RETRY.slice(0, 2))('%s: the outboxes', async (_what, retry) => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'error-table-retry-'));
     try {
-      for (const build of [() => fileOutbox({ dir, retry: retry as never }), () => new GradeOutbox({} as OutboxStorage, { retry: retry as never })]) {
+      for (const build of [() => fileOutbox({ dir, retry: retry as never }), () => storageOutbox({} as OutboxStorage, { retry: retry as never })]) {
         const error = thrownBy(build);
         expect(error).toMatchObject({ code: 'OPTIONS_INVALID' });
         expectAsTheTableSays(error);

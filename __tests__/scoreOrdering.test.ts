@@ -4,12 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { fileOutbox, type GradeOutbox } from 'express-ltiaas-grades';
-import { ScoreClock, scoreKeys } from '../src/grades/scoreClock';
+import { InProcessScoreClock, scoreKeys } from '../src/state/scoreClock';
 import { EXPRESS_VERSIONS, quizApp, startHarness, type Harness } from './helpers/harness';
 
 describe('ScoreClock', () => {
   it('does not run ahead of the clock for one student because of other students\' scores', () => {
-    const clock = new ScoreClock(() => 1_000);
+    const clock = new InProcessScoreClock(() => 1_000);
     // An outage's backlog: 4,000 other students (or launches) stamped in the same millisecond.
     for (let i = 0; i < 4_000; i++) clock.stampFor([scoreKeys.launch(`launch-${i}`, 'launch-column')]);
     for (let i = 0; i < 4_000; i++) clock.stamp('li', `student-${i}`);
@@ -19,7 +19,7 @@ describe('ScoreClock', () => {
 
   it('runs ahead by at most the number of scores of that student and column', () => {
     let now = 1_000;
-    const clock = new ScoreClock(() => now);
+    const clock = new InProcessScoreClock(() => now);
     const stamps = Array.from({ length: 5 }, () => Date.parse(clock.stamp('li', 'u')));
     expect(stamps).toEqual([1_000, 1_001, 1_002, 1_003, 1_004]);
     now = 1_002;
@@ -29,7 +29,7 @@ describe('ScoreClock', () => {
   });
 
   it('orders a stamp after every name of the same student and column it carries', () => {
-    const clock = new ScoreClock(() => 1_000);
+    const clock = new InProcessScoreClock(() => 1_000);
     const launch = scoreKeys.launch('digest-of-ltik', 'launch-column');
     // Queued before the user was known: only the launch names it.
     const queued = clock.stampFor([launch]);
@@ -41,7 +41,7 @@ describe('ScoreClock', () => {
   });
 
   it('records a timestamp fixed elsewhere under every name given', () => {
-    const clock = new ScoreClock(() => 1_000);
+    const clock = new InProcessScoreClock(() => 1_000);
     clock.observeFor([scoreKeys.column('li', 'u'), scoreKeys.user('scope', 'u', 'spec')], new Date(5_000).toISOString());
     expect(Date.parse(clock.stampFor([scoreKeys.user('scope', 'u', 'spec')]))).toBe(5_001);
     expect(Date.parse(clock.stamp('li', 'u'))).toBe(5_001);

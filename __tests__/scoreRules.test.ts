@@ -1,7 +1,7 @@
 // Score and line item rules: what is refused before anything is sent, and the validated value sent.
 import { validateScore, validateUserScore } from '../src/grades/scoreSchema';
 import { validateLineItemSpec } from '../src/grades/lineItemSchema';
-import { ScoreClock } from '../src/grades/scoreClock';
+import { InProcessScoreClock } from '../src/state/scoreClock';
 
 const refused = (fn: () => unknown) => {
   try {
@@ -99,11 +99,11 @@ describe('line item rules', () => {
 
 describe('score timestamps', () => {
   it('are ISO 8601 UTC with milliseconds', () => {
-    expect(new ScoreClock(() => Date.UTC(2026, 0, 2, 3, 4, 5, 0)).stamp('li', 'u')).toBe('2026-01-02T03:04:05.000Z');
+    expect(new InProcessScoreClock(() => Date.UTC(2026, 0, 2, 3, 4, 5, 0)).stamp('li', 'u')).toBe('2026-01-02T03:04:05.000Z');
   });
 
   it('strictly increase per (line item, user) within one millisecond', () => {
-    const clock = new ScoreClock(() => 1_000);
+    const clock = new InProcessScoreClock(() => 1_000);
     const first = clock.stamp('li', 'u');
     const second = clock.stamp('li', 'u');
     const third = clock.stamp('li', 'u');
@@ -114,7 +114,7 @@ describe('score timestamps', () => {
   });
 
   it('come after a timestamp fixed elsewhere (a queued grade) for the same line item and user', () => {
-    const clock = new ScoreClock(() => 1_000);
+    const clock = new InProcessScoreClock(() => 1_000);
     clock.observe('li', 'u', new Date(5_000).toISOString());
     expect(Date.parse(clock.stamp('li', 'u'))).toBeGreaterThan(5_000);
     expect(Date.parse(clock.stamp('li', 'other'))).toBe(1_000);
@@ -122,7 +122,7 @@ describe('score timestamps', () => {
 
   it('stay increasing when the wall clock steps back', () => {
     let now = 5_000;
-    const clock = new ScoreClock(() => now);
+    const clock = new InProcessScoreClock(() => now);
     const first = clock.stamp('li', 'u');
     now = 4_000;
     expect(Date.parse(clock.stamp('li', 'u'))).toBeGreaterThan(Date.parse(first));

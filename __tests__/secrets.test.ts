@@ -4,7 +4,7 @@ import { inspect } from 'node:util';
 import pino from 'pino';
 import request from 'supertest';
 import type { ErrorRequestHandler } from 'express';
-import { GradeOutbox, type OutboxStorage, type ServiceKeyStore } from 'express-ltiaas-grades';
+import { storageOutbox, type OutboxStorage, type ServiceKeyStore } from 'express-ltiaas-grades';
 import type { FaultSpec, LaunchDescription } from 'express-ltiaas-grades/testing';
 import { resolveLogger } from '../src/logger';
 import { GuardedServiceKeyStore } from '../src/serviceKeys/guardedServiceKeyStore';
@@ -213,7 +213,7 @@ describe('secrets and the redacted cause of a storage failure', () => {
       loadFailed: async () => Promise.reject(quoting(LTIK)),
       removeFailed: async () => undefined,
     };
-    const outbox = new GradeOutbox(storage);
+    const outbox = storageOutbox(storage);
     const failures = [
       await outbox.failed().catch((failure: unknown) => failure),
       await outbox.requeue('job-1').catch((failure: unknown) => failure),

@@ -13,7 +13,8 @@ export type LtiaasGradesErrorCode =
   | 'LTIAAS_REJECTED'
   | 'LTIAAS_UNAVAILABLE'
   | 'SERVICE_KEY_STORE_FAILED'
-  | 'OUTBOX_UNAVAILABLE';
+  | 'OUTBOX_UNAVAILABLE'
+  | 'COORDINATION_UNAVAILABLE';
 
 /** Where an upstream failure came from, without any secret (no header, no ltik, no key). */
 export interface UpstreamFailure {
@@ -291,6 +292,13 @@ export const ERROR_TABLE = {
     retryableVaries: true,
     expose: true,
     message: 'The outbox could not read or write its storage; try again later.',
+  },
+  COORDINATION_UNAVAILABLE: {
+    type: StorageUnavailableError,
+    status: 503,
+    retryable: true,
+    expose: true,
+    message: 'The state shared by the tool instances (Redis) is busy or unreachable; the grade was not sent, try again later.',
   },
 } as const satisfies Record<LtiaasGradesErrorCode, ErrorRule>;
 

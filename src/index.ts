@@ -4,23 +4,18 @@ import './express/requestTypes';
 export { ltiaasGrades, type LtiaasGrades } from './ltiaasGrades';
 export { ltiaasClient, type LtiaasClient } from './ltiaasClient';
 export { fileOutbox, type FileOutboxOptions } from './outbox/fileOutbox';
-export { GradeOutbox, type OutboxOptions } from './outbox/gradeOutbox';
-export type { OutboxStorage, StoredGradeJob, FailedGradeJob, GradeJobView, FailedGradeJobView, JobError } from './outbox/outboxTypes';
+export { storageOutbox, type OutboxOptions } from './outbox/gradeOutbox';
+export type { Outbox, GradeOutbox, OutboxWorker, JobOutcome, JobDeliverer } from './outbox/outbox';
+export type { OutboxStorage, StoredGradeJob, GradeRecord, FailedGradeJob, GradeJobView, FailedGradeJobView, JobError } from './outbox/outboxTypes';
 export { fileServiceKeyStore, type FileServiceKeyStoreOptions } from './serviceKeys/fileServiceKeyStore';
 export type { ServiceKeyStore, ServiceKeyRecord, ServiceKeyRef } from './serviceKeys/serviceKeyStore';
-export {
-  ServiceKeyGrades,
-  type UserScoreInput,
-  type LineItemTarget,
-  type SubmitManyOptions,
-  type BatchOutcome,
-} from './grades/serviceKeyGrades';
+export type { ServiceKeyGrades, UserScoreInput, LineItemTarget, SubmitManyOptions, BatchOutcome } from './grades/serviceKeyGrades';
 export type { LtiaasGradesOptions, LtiaasClientOptions, RetryOptions, CacheOptions, LtikSource } from './options';
 export type { SubmitGradeOptions } from './express/submitGrade';
 export type { LtiRequestContext } from './express/requestTypes';
 export { requireLti, type LtiLaunchContext } from './express/requireLti';
-export { LaunchGrades, type SubmitOptions } from './grades/launchGrades';
-export { LineItems } from './grades/lineItems';
+export type { LaunchGrades, SubmitOptions } from './grades/launchGrades';
+export type { LineItems } from './grades/lineItems';
 export type { CallOptions } from './client/transport';
 export type { Logger, LogMethod } from './logger';
 export type { GradeEventMap, GradeEventName, SubmittedEvent, QueuedEvent, RetryEvent, RejectedEvent } from './events';

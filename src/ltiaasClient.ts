@@ -1,10 +1,10 @@
 // ltiaasClient(): grading outside Express and outside a launch, with a service key or a stored ltik.
-import { GradesCore } from './core';
 import { OptionsError } from './errors';
 import type { GradeEventMap, GradeEventName } from './events';
-import { LaunchGrades } from './grades/launchGrades';
-import { ServiceKeyGrades } from './grades/serviceKeyGrades';
+import type { LaunchGrades } from './grades/launchGrades';
+import type { ServiceKeyGrades } from './grades/serviceKeyGrades';
 import { resolveOptions, type LtiaasClientOptions } from './options';
+import { buildGrades, type GradesParts } from './wiring';
 
 /** What {@link ltiaasClient} returns. */
 export interface LtiaasClient {
@@ -23,24 +23,24 @@ export interface LtiaasClient {
 }
 
 /** Builds the client half shared by ltiaasClient() and ltiaasGrades(). */
-export function clientOf<T>(core: GradesCore, self: () => T) {
+export function clientOf<T>(parts: GradesParts, self: () => T) {
   return {
     withServiceKey(serviceKey: string): ServiceKeyGrades {
       if (typeof serviceKey !== 'string' || serviceKey.trim() === '') {
         throw new OptionsError('withServiceKey(serviceKey): pass the service key from a launch\'s ID token (idtoken.services.serviceKey) or your serviceKeyStore.');
       }
-      return new ServiceKeyGrades(core, serviceKey);
+      return parts.withServiceKey(serviceKey);
     },
-    forLaunch: (ltik: string) => new LaunchGrades(core, ltik),
+    forLaunch: (ltik: string) => parts.forLaunch(ltik),
     on<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void): T {
-      core.events.on(event, listener);
+      parts.events.on(event, listener);
       return self();
     },
     off<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void): T {
-      core.events.off(event, listener);
+      parts.events.off(event, listener);
       return self();
     },
-    close: () => core.close(),
+    close: () => parts.close(),
   };
 }
 
@@ -53,7 +53,7 @@ export function clientOf<T>(core: GradesCore, self: () => T) {
  * const outcomes = await client.withServiceKey(serviceKey).submitMany(scores, { lineItem: { resourceId: 'lab-3', label: 'Lab 3', scoreMaximum: 10 } });
  */
 export function ltiaasClient(options: LtiaasClientOptions): LtiaasClient {
-  const core = new GradesCore(resolveOptions(options, 'ltiaasClient'));
-  const client: LtiaasClient = clientOf<LtiaasClient>(core, () => client);
+  const parts = buildGrades(resolveOptions(options, 'ltiaasClient'));
+  const client: LtiaasClient = clientOf<LtiaasClient>(parts, () => client);
   return client;
 }

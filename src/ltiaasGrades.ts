@@ -1,16 +1,16 @@
 // The ltiaasGrades() factory: validates options once and hands out the middleware, handler and error handler.
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
-import { GradesCore } from './core';
 import type { GradeEventMap, GradeEventName } from './events';
 import { createErrorHandler } from './express/errorHandler';
 import { createLtikExtractor } from './express/extractLtik';
 import { createMiddleware, looksLikeRequest, middlewareNotCalled } from './express/middleware';
 import type { LtiRequestContext } from './express/requestTypes';
 import { createSubmitGrade, type SubmitGradeOptions } from './express/submitGrade';
-import { LaunchGrades } from './grades/launchGrades';
+import type { LaunchGrades } from './grades/launchGrades';
 import type { ServiceKeyGrades } from './grades/serviceKeyGrades';
 import { clientOf } from './ltiaasClient';
 import { resolveOptions, type LtiaasGradesOptions } from './options';
+import { buildGrades } from './wiring';
 
 /** What {@link ltiaasGrades} returns. */
 export interface LtiaasGrades {
@@ -59,19 +59,19 @@ export interface LtiaasGrades {
  */
 export function ltiaasGrades(options: LtiaasGradesOptions): LtiaasGrades {
   const config = resolveOptions(options);
-  const core = new GradesCore(config);
+  const parts = buildGrades(config);
   const extractLtik = createLtikExtractor(config.ltikSources, config.extractLtik);
   const recordKeys = config.serviceKeyStore !== undefined;
   const attach = (req: Request): LtiRequestContext => {
     const ltik = extractLtik(req);
     // With a key store, each launch's ID token is read once, in the background, to record its
     // service key; the token is then cached for the grade submission that follows.
-    if (ltik && recordKeys) core.idToken(ltik).catch(() => undefined);
-    return { ltik, grades: new LaunchGrades(core, ltik) };
+    if (ltik && recordKeys) parts.readIdToken(ltik).catch(() => undefined);
+    return { ltik, grades: parts.forLaunch(ltik) };
   };
 
   const instance: LtiaasGrades = {
-    ...clientOf<LtiaasGrades>(core, () => instance),
+    ...clientOf<LtiaasGrades>(parts, () => instance),
     middleware(...args: unknown[]) {
       if (looksLikeRequest(args[0])) {
         // Called by Express as `app.use(grades.middleware)`: answer with the fix instead of hanging.

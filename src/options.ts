@@ -6,7 +6,7 @@ import { LTIAAS_URL_MESSAGES, ltiaasUrlProblem } from './client/ltiaasUrl';
 import { retryOptionsSchema, type ResolvedRetry, type RetryOptions } from './client/retrySchema';
 import { OptionsError } from './errors';
 import { resolveLogger, type Logger, type ResolvedLogger } from './logger';
-import { GradeOutbox } from './outbox/gradeOutbox';
+import { missingOutboxMethods, OUTBOX_METHODS, type Outbox } from './outbox/outbox';
 import { isServiceKeyStore, type ServiceKeyStore } from './serviceKeys/serviceKeyStore';
 
 /** Where the middleware looks for the ltik. */
@@ -62,9 +62,10 @@ export interface LtiaasGradesOptions {
    * 429/5xx after retries) and delivers them in the background, across restarts; `submitGrade`
    * then answers 202 `{ status: "queued", id }`. Default: none (those failures answer 5xx
    * `LTIAAS_UNAVAILABLE`, so the tool knows the grade did not land).
+   * Any object with the {@link Outbox} methods is accepted (checked by shape, not by class).
    * @example outbox: fileOutbox({ dir: '/var/lib/my-tool/outbox' })
    */
-  outbox?: GradeOutbox;
+  outbox?: Outbox;
   /**
    * Records the service key of every launch where grading is available (keyed by platform,
    * context and resource link, refreshed on each launch) for grading outside a launch. With a
@@ -89,7 +90,7 @@ export interface ResolvedOptions {
   cache: { idTokens: Required<CacheOptions>; lineItems: Required<CacheOptions> };
   maxSockets: number;
   logger: ResolvedLogger;
-  outbox?: GradeOutbox;
+  outbox?: Outbox;
   serviceKeyStore?: ServiceKeyStore;
 }
 
@@ -100,6 +101,9 @@ const cacheSchema = (max: number, ttlMs: number, maxTtlMs: number) =>
     max: Joi.number().integer().min(1).max(10_000_000).default(max),
     ttlMs: Joi.number().integer().min(1).max(maxTtlMs).default(ttlMs),
   }).default();
+
+/** `a, b and c`, for messages. */
+const listed = (names: readonly string[]) => (names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
 
 const isLogger = (value: unknown) => {
   // A logger that throws when looked at is refused, without quoting what it threw.
@@ -153,10 +157,11 @@ const optionSchemas: Record<keyof LtiaasGradesOptions, Joi.Schema> = {
     if (!isLogger(value)) throw new Error('must have debug/info/warn/error methods (console or pino)');
     return value;
   }),
-  // Instances are checked, not cloned: joi must hand back the very object the app passed.
-  outbox: Joi.any().custom((value) => {
-    if (!(value instanceof GradeOutbox)) throw new Error('must be made by fileOutbox({ dir })');
-    return value;
+  // Instances are checked by shape, not cloned: joi must hand back the very object the app passed.
+  outbox: Joi.any().custom((value, helpers) => {
+    const missing = missingOutboxMethods(value);
+    if (missing.length === 0) return value;
+    return helpers.message({ custom: `{{#label}} must be an outbox, an object with the methods ${listed(OUTBOX_METHODS)}; it lacks ${listed(missing)}` });
   }),
   serviceKeyStore: Joi.any().custom((value) => {
     if (!isServiceKeyStore(value)) throw new Error('must have save, get and list methods');
@@ -183,7 +188,7 @@ const FIXES: Record<keyof LtiaasGradesOptions, string> = {
   cache: 'pass { idTokens: { max, ttlMs }, lineItems: { max, ttlMs } }',
   maxSockets: 'pass a whole number, e.g. maxSockets: 64',
   logger: 'pass console or a pino logger',
-  outbox: 'pass fileOutbox({ dir })',
+  outbox: 'pass fileOutbox({ dir }), or an object of your own with those methods',
   serviceKeyStore: 'pass fileServiceKeyStore({ file }) or an object with save, get and list',
 };
 

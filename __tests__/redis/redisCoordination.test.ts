@@ -41,7 +41,7 @@ describe('redisCoordination', () => {
     const holder = redisCoordination({ redis, prefix: 'options:' });
     const impatient = redisCoordination({ redis: server.client(), prefix: 'options:', lockWaitMs: 0, columnTtlMs: 5_000 });
     const lease = await holder.lock.acquire(holder.columns.lockNameOf(column));
-    await expect(impatient.columns.resolveOnce(column, async () => 'never')).rejects.toMatchObject({ code: 'GRADES_UNAVAILABLE', status: 503, retryable: true });
+    await expect(impatient.columns.resolveOnce(column, async () => 'never')).rejects.toMatchObject({ code: 'COORDINATION_UNAVAILABLE', status: 503, retryable: true });
     await lease.release();
     await impatient.columns.resolveOnce(column, async () => 'line-item-2');
     expect(await redis.pttl(impatient.columns.keyOf(column))).toBeLessThanOrEqual(5_000);

@@ -113,13 +113,13 @@ describe('RedisLock', () => {
     expect(await observer.get(lock.keyOf('column-e'))).toBe('someone-else');
   });
 
-  it('gives up waiting after waitMs with GRADES_UNAVAILABLE (503, retryable)', async () => {
+  it('gives up waiting after waitMs with COORDINATION_UNAVAILABLE (503, retryable)', async () => {
     const holder = new RedisLock(server.client(), { prefix: 'timeout:' });
     const waiter = new RedisLock(server.client(), { prefix: 'timeout:', waitMs: 0 });
     const lease = await holder.acquire('column-f');
     const failure = await waiter.acquire('column-f').catch((error: unknown) => error);
     expect(isLtiaasGradesError(failure)).toBe(true);
-    expect(failure).toMatchObject({ status: 503, code: 'GRADES_UNAVAILABLE', retryable: true });
+    expect(failure).toMatchObject({ status: 503, code: 'COORDINATION_UNAVAILABLE', retryable: true });
     await lease.release();
   });
 

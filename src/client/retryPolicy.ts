@@ -1,5 +1,5 @@
 // When an LTIAAS call is tried again, and how long to wait first (exponential backoff, full jitter).
-import type { ResolvedRetry } from '../options';
+import type { ResolvedRetry } from './retrySchema';
 
 /** How one attempt failed, as far as the retry decision needs to know. */
 export interface AttemptFailure {

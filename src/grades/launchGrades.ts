@@ -1,15 +1,20 @@
-// req.lti.grades: the grade operations of one launch, bound to its ltik.
+// req.lti.grades: the grade operations of one launch, bound to its ltik (interface and implementation).
+import type { LtiaasApi } from '../client/ltiaasApi';
 import { ltikCredential, type Credential } from '../client/credentials';
 import { resolveCallOptions } from '../client/callOptions';
 import type { CallOptions } from '../client/transport';
-import { GradesCore } from '../core';
+import type { DeliveryState } from '../delivery/deliveryState';
+import type { GradeDelivery } from '../delivery/gradeDelivery';
 import { gradesError, LtikError } from '../errors';
+import type { LineItemRegistry } from '../state/lineItemRegistry';
+import type { CallDefaults } from './serviceKeyGrades';
 import type { IdToken, LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmitOutcome, SubmittedGrade } from '../types';
-import type { GradeDraft } from './deliverGrade';
+import { scopeOf } from './gradeBookScope';
+import type { IdTokenReader } from './idTokenReader';
+import { resolveLineItem } from './lineItemResolver';
 import { validateLineItemId, validateLineItemSpec, type ValidLineItemSpec } from './lineItemSchema';
-import { LineItems } from './lineItems';
+import { LineItemsOfCredential, type LineItems } from './lineItems';
 import { listAllResults } from './results';
-import { submitDraft } from './submitDraft';
 import { validateScore } from './scoreSchema';
 
 /** Options of {@link LaunchGrades.submit}. */
@@ -20,9 +25,8 @@ export interface SubmitOptions extends CallOptions {
 
 
 /**
- * The grade operations of one launch: `req.lti.grades`. Created for every request by the
- * middleware, so the constructor does nothing: the ID token is fetched (once per ltik) only
- * when a method needs it.
+ * The grade operations of one launch: `req.lti.grades` (or `grades.forLaunch(ltik)`). The ID
+ * token is fetched (once per ltik) only when a method needs it.
  * @example
  * app.post('/lab/done', async (req, res, next) => {
  *   try {
@@ -36,12 +40,60 @@ export interface SubmitOptions extends CallOptions {
  *   }
  * });
  */
-export class LaunchGrades {
+export interface LaunchGrades {
+  /** The launch's ID token (user, context, services), fetched once per ltik and cached. */
+  idToken(options?: CallOptions): Promise<IdToken>;
+  /** Whether the LMS granted the grade service to this launch. */
+  isAvailable(options?: CallOptions): Promise<boolean>;
+  /** The launch's service key (for grading later, outside the launch), when grades or roster are available. */
+  serviceKey(options?: CallOptions): Promise<string | undefined>;
+  /** List, read, create, update and delete this context's grade-book columns. */
+  readonly lineItems: LineItems;
+  /**
+   * The column for `spec`: found by `resourceId` (and `tag`) in this launch's context, or
+   * created bound to the launch's resource link. Resolved once per context and shared by
+   * every launch in it; concurrent first calls create exactly one column.
+   */
+  findOrCreateLineItem(spec: LineItemSpec, options?: CallOptions): Promise<LineItem>;
+  /**
+   * Posts a score for this launch's user to `lineItemId`, now: it is never queued (a failure is
+   * thrown), and emits `submitted` or `rejected` like every other submission. The user is always
+   * the ID token's.
+   */
+  submitScore(lineItemId: string, score: ScoreInput, options?: CallOptions): Promise<SubmittedGrade>;
+  /** The results the LMS holds on `lineItemId` (all pages), e.g. `{ userId }` to read one back. */
+  scores(lineItemId: string, filters?: ResultFilters, options?: CallOptions): Promise<Result[]>;
+  /**
+   * The whole pattern: check grading is available, find or create the column (or use the
+   * launch's own), post the score for the launch's user. With an outbox, a grade that cannot
+   * be delivered now is held and `{ status: 'queued' }` returned.
+   */
+  submit(score: ScoreInput, options?: SubmitOptions): Promise<SubmitOutcome>;
+}
+
+/** What the grade operations of a launch are made of. */
+export interface LaunchGradesParts {
+  api: LtiaasApi;
+  idTokens: IdTokenReader;
+  lineItems: LineItemRegistry;
+  delivery: GradeDelivery;
+  /** The client's deadline and retry policy, which per-call overrides are checked against. */
+  callDefaults: CallDefaults;
+}
+
+/**
+ * The grade operations of the launch of `ltik`, or of no launch when `ltik` is undefined (every
+ * method then fails with LTIK_MISSING). Made for every request by the middleware, so it does nothing now.
+ */
+export function launchGrades(parts: LaunchGradesParts, ltik: string | undefined): LaunchGrades {
+  return new LaunchGradesOfLtik(parts, ltik);
+}
+
+class LaunchGradesOfLtik implements LaunchGrades {
   private lineItemsOfLaunch?: LineItems;
 
   constructor(
-    private readonly core: GradesCore,
-    /** The launch's ltik, or undefined when the request carried none (every method then fails with LTIK_MISSING). */
+    private readonly parts: LaunchGradesParts,
     private readonly ltik: string | undefined,
   ) {}
 
@@ -52,27 +104,23 @@ export class LaunchGrades {
     return ltikCredential(this.ltik);
   }
 
-  /** The launch's ID token (user, context, services), fetched once per ltik and cached. */
   async idToken(options?: CallOptions): Promise<IdToken> {
     const credential = this.credential() as { ltik: string };
     // Checked here too: a cached token would otherwise let a bad override pass unnoticed.
-    if (options) resolveCallOptions(options, this.core.options);
-    return this.core.idToken(credential.ltik, options);
+    if (options) resolveCallOptions(options, this.parts.callDefaults);
+    return this.parts.idTokens.read(credential.ltik, options);
   }
 
-  /** Whether the LMS granted the grade service to this launch. */
   async isAvailable(options?: CallOptions): Promise<boolean> {
     return (await this.idToken(options)).services.assignmentAndGrades.available;
   }
 
-  /** The launch's service key (for grading later, outside the launch), when grades or roster are available. */
   async serviceKey(options?: CallOptions): Promise<string | undefined> {
     return (await this.idToken(options)).services.serviceKey;
   }
 
-  /** List, read, create, update and delete this context's grade-book columns. */
   get lineItems(): LineItems {
-    this.lineItemsOfLaunch ??= new LineItems(this.core.api, () => this.credential());
+    this.lineItemsOfLaunch ??= new LineItemsOfCredential(this.parts.api, () => this.credential());
     return this.lineItemsOfLaunch;
   }
 
@@ -84,52 +132,33 @@ export class LaunchGrades {
     return token;
   }
 
-  /**
-   * The column for `spec`: found by `resourceId` (and `tag`) in this launch's context, or
-   * created bound to the launch's resource link. Resolved once per context and shared by
-   * every launch in it; concurrent first calls create exactly one column.
-   */
   async findOrCreateLineItem(spec: LineItemSpec, options?: CallOptions): Promise<LineItem> {
     const valid = validateLineItemSpec(spec);
     const token = await this.gradableToken(options);
-    return this.core.resolver.resolve(GradesCore.scopeOf(token), valid, this.lineItems, token.launch.resourceLink?.id, options);
+    return resolveLineItem(this.parts.lineItems, scopeOf(token), valid, this.lineItems, token.launch.resourceLink?.id, options);
   }
 
-  /** Posts a score for this launch's user to `lineItemId`. The user is always the ID token's. */
   async submitScore(lineItemId: string, score: ScoreInput, options?: CallOptions): Promise<SubmittedGrade> {
+    const startedAt = Date.now();
     const id = validateLineItemId(lineItemId);
     const valid = validateScore(score);
-    const token = await this.gradableToken(options);
-    const userId = token.user.id;
-    const timestamp = this.core.clock.stamp(id, userId);
-    await this.core.api.postScore(this.credential(), id, { userId, ...valid, timestamp }, options);
-    return {
-      status: 'submitted',
-      lineItemId: id,
-      userId,
-      ...(valid.scoreGiven !== undefined ? { scoreGiven: valid.scoreGiven } : {}),
-      ...(valid.scoreMaximum !== undefined ? { scoreMaximum: valid.scoreMaximum } : {}),
-      timestamp,
-    };
+    this.credential(); // LTIK_MISSING before anything else happens
+    // The named column, and the user (and grading's availability) from the launch's ID token.
+    const state: DeliveryState = { ltik: this.ltik, score: valid, fixedLineItemId: id };
+    return this.parts.delivery.submitNow(state, options, startedAt);
   }
 
-  /** The results the LMS holds on `lineItemId` (all pages), e.g. `{ userId }` to read one back. */
   async scores(lineItemId: string, filters: ResultFilters = {}, options?: CallOptions): Promise<Result[]> {
-    return listAllResults(this.core.api, this.credential(), lineItemId, filters, options);
+    return listAllResults(this.parts.api, this.credential(), lineItemId, filters, options);
   }
 
-  /**
-   * The whole pattern: check grading is available, find or create the column (or use the
-   * launch's own), post the score for the launch's user. With an outbox, a grade that cannot
-   * be delivered now is held and `{ status: 'queued' }` returned.
-   */
   async submit(score: ScoreInput, options: SubmitOptions = {}): Promise<SubmitOutcome> {
     const startedAt = Date.now();
     const { lineItem, ...call } = options;
     const valid = validateScore(score);
     const spec: ValidLineItemSpec | undefined = lineItem === undefined ? undefined : validateLineItemSpec(lineItem);
     this.credential(); // LTIK_MISSING before anything else happens
-    const draft: GradeDraft = { ltik: this.ltik, score: valid, ...(spec ? { lineItemSpec: spec } : {}) };
-    return submitDraft(this.core, draft, call, startedAt);
+    const state: DeliveryState = { ltik: this.ltik, score: valid, ...(spec ? { lineItemSpec: spec } : {}) };
+    return this.parts.delivery.submit(state, call, startedAt);
   }
 }

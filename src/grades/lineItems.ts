@@ -1,4 +1,4 @@
-// The line item operations of one credential (req.lti.grades.lineItems and the service-key client's).
+// The line item operations of one credential (req.lti.grades.lineItems and the service-key client's): interface and implementation.
 import type { CallOptions } from '../client/transport';
 import type { Credential } from '../client/credentials';
 import type { LtiaasApi } from '../client/ltiaasApi';
@@ -7,10 +7,31 @@ import { validateLineItemFilters, validateLineItemId, validateLineItemInput } fr
 import { followPages } from './pagination';
 
 /**
- * List, read, create, update and delete grade-book columns. Inputs are validated (and the
- * validated copy sent); line item ids are URL-encoded exactly once by the client.
+ * List, read, create, update and delete grade-book columns (`req.lti.grades.lineItems`, and
+ * `lineItems` of `withServiceKey(key)`). Inputs are validated (and the validated copy sent);
+ * line item ids are URL-encoded exactly once.
  */
-export class LineItems {
+export interface LineItems {
+  /** One page of line items. Pass `{ url: page.next }` for the following page. */
+  list(filters?: LineItemFilters, options?: CallOptions): Promise<LineItemsPage>;
+  /** Every page, one at a time, following `next` to the end. */
+  pages(filters?: LineItemFilters, options?: CallOptions): AsyncGenerator<LineItemsPage>;
+  /** Every line item matching the filters, following `next` pages to the end. */
+  listAll(filters?: LineItemFilters, options?: CallOptions): Promise<LineItem[]>;
+  get(lineItemId: string, options?: CallOptions): Promise<LineItem>;
+  /**
+   * Creates a column. To avoid duplicate columns, prefer `findOrCreateLineItem`. A 201 whose body
+   * has no readable id throws LTIAAS_UNAVAILABLE with `retryable: false`: the column may exist, so
+   * list by `resourceId` before creating it again.
+   */
+  create(lineItem: LineItemInput, options?: CallOptions): Promise<LineItem>;
+  /** Replaces the whole line item (fields left out are deleted by the LMS). */
+  update(lineItemId: string, lineItem: LineItemInput, options?: CallOptions): Promise<LineItem>;
+  delete(lineItemId: string, options?: CallOptions): Promise<void>;
+}
+
+/** The line item operations made with one credential (an ltik or a service key). */
+export class LineItemsOfCredential implements LineItems {
   constructor(
     private readonly api: LtiaasApi,
     private readonly credential: () => Credential,

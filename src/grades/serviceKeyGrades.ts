@@ -1,16 +1,20 @@
-// Grading outside a launch with an activity's service key: cron jobs, webhooks, instructor regrades, batches.
+// Grading outside a launch with an activity's service key: cron jobs, webhooks, instructor regrades, batches (interface and implementation).
 import Joi from 'joi';
 import { CALL_OPTION_FIELDS, callOptionFieldSchemas, describeCallOptionProblems, resolveCallOptions, type CallOptions } from '../client/callOptions';
+import type { LtiaasApi } from '../client/ltiaasApi';
 import { serviceKeyCredential, type Credential } from '../client/credentials';
-import { GradesCore } from '../core';
-import { gradesError, isLtiaasGradesError, OptionsError } from '../errors';
+import type { ResolvedRetry } from '../client/retrySchema';
+import type { DeliveryState } from '../delivery/deliveryState';
+import type { GradeDelivery } from '../delivery/gradeDelivery';
+import { gradesError, InvalidGradeError, isLtiaasGradesError, OptionsError } from '../errors';
+import type { LineItemRegistry } from '../state/lineItemRegistry';
 import type { LineItem, LineItemSpec, Result, ResultFilters, ScoreInput, SubmitOutcome, SubmittedGrade } from '../types';
-import { deliverGrade, type GradeDraft } from './deliverGrade';
-import { holdOrReject, submitDraft } from './submitDraft';
+import { scopeOfServiceKey } from './gradeBookScope';
+import { resolveLineItem } from './lineItemResolver';
 import { validateLineItemId, validateLineItemSpec, type ValidLineItemSpec } from './lineItemSchema';
-import { LineItems } from './lineItems';
+import { LineItemsOfCredential, type LineItems } from './lineItems';
 import { listAllResults } from './results';
-import { validateUserScore } from './scoreSchema';
+import { validateUserScore, type ValidScore } from './scoreSchema';
 
 /** A score for a named user (outside a launch the caller says whom it grades). */
 export type UserScoreInput = ScoreInput & { userId: string };
@@ -59,7 +63,7 @@ const lineItemTargetSchema = Joi.alternatives(Joi.string().min(1), Joi.object().
  * Checks every option of submitMany before anything is sent, so that a bad override fails the
  * call once instead of failing each entry.
  */
-function validateSubmitManyOptions(options: unknown, core: GradesCore): SubmitManyOptions & { concurrency: number } {
+function validateSubmitManyOptions(options: unknown, callDefaults: CallDefaults): SubmitManyOptions & { concurrency: number } {
   if (typeof options !== 'object' || options === null) {
     throw gradesError('LINE_ITEM_INVALID', { message: 'submitMany(entries, options): pass { lineItem } (a spec or a line item id).' });
   }
@@ -69,7 +73,7 @@ function validateSubmitManyOptions(options: unknown, core: GradesCore): SubmitMa
   if (target.error) throw gradesError('LINE_ITEM_INVALID', { message: `submitMany(): ${target.error.details[0]!.message}.` });
   const valid = value as SubmitManyOptions & { concurrency: number };
   // The overrides must also fit the client's own settings (e.g. minDelayMs against its maxDelayMs).
-  if (valid.timeoutMs !== undefined || valid.retry !== undefined) resolveCallOptions(valid, core.options, 'submitMany()');
+  if (valid.timeoutMs !== undefined || valid.retry !== undefined) resolveCallOptions(valid, callDefaults, 'submitMany()');
   return valid;
 }
 
@@ -89,59 +93,23 @@ async function mapConcurrently<T, R>(items: readonly T[], concurrency: number, w
 
 /**
  * The grade operations of one activity, authenticated with its service key (which does not
- * expire). The caller names the user of each score: use it only from trusted server code.
+ * expire): `withServiceKey(key)`. The caller names the user of each score: use it only from
+ * trusted server code.
  */
-export class ServiceKeyGrades {
+export interface ServiceKeyGrades {
+  /** List, read, create, update and delete this activity's grade-book columns. */
   readonly lineItems: LineItems;
-  private readonly credential: Credential;
-  private readonly scope: string;
-
-  constructor(private readonly core: GradesCore, private readonly serviceKey: string) {
-    this.credential = serviceKeyCredential(serviceKey);
-    this.scope = GradesCore.scopeOfServiceKey(serviceKey);
-    this.lineItems = new LineItems(core.api, () => this.credential);
-  }
-
   /** The column for `spec`, found by `resourceId` (and `tag`) or created; resolved once and shared. */
-  async findOrCreateLineItem(spec: LineItemSpec, options?: CallOptions): Promise<LineItem> {
-    const valid = validateLineItemSpec(spec);
-    // Checked here too: a cached column would otherwise let a bad override pass unnoticed.
-    if (options) resolveCallOptions(options, this.core.options);
-    return this.core.resolver.resolve(this.scope, valid, this.lineItems, valid.resourceLinkId, options);
-  }
-
-  /** Posts one score for `score.userId` to `lineItemId`, now (no outbox). */
-  async submitScore(lineItemId: string, score: UserScoreInput, options?: CallOptions): Promise<SubmittedGrade> {
-    const id = validateLineItemId(lineItemId);
-    const { userId, ...valid } = validateUserScore(score);
-    const draft: GradeDraft = { serviceKey: this.serviceKey, userId, scope: this.scope, fixedLineItemId: id, score: valid };
-    return deliverGrade(this.core, draft, { call: options });
-  }
-
+  findOrCreateLineItem(spec: LineItemSpec, options?: CallOptions): Promise<LineItem>;
+  /**
+   * Posts one score for `score.userId` to `lineItemId`, now: it is never queued (a failure is
+   * thrown), and emits `submitted` or `rejected` like every other submission.
+   */
+  submitScore(lineItemId: string, score: UserScoreInput, options?: CallOptions): Promise<SubmittedGrade>;
   /** The results the LMS holds on `lineItemId` (all pages). */
-  async scores(lineItemId: string, filters: ResultFilters = {}, options?: CallOptions): Promise<Result[]> {
-    return listAllResults(this.core.api, this.credential, lineItemId, filters, options);
-  }
-
-  private draftFor(userId: string, score: GradeDraft['score'], target: ValidLineItemSpec | string): GradeDraft {
-    return {
-      serviceKey: this.serviceKey,
-      userId,
-      scope: this.scope,
-      score,
-      ...(typeof target === 'string' ? { fixedLineItemId: target } : { lineItemSpec: target, resourceLinkId: target.resourceLinkId }),
-    };
-  }
-
+  scores(lineItemId: string, filters?: ResultFilters, options?: CallOptions): Promise<Result[]>;
   /** Posts one score to a column (found or created from a spec), queuing it in the outbox if LTIAAS fails now. */
-  async submit(score: UserScoreInput, options: CallOptions & { lineItem: LineItemTarget }): Promise<SubmitOutcome> {
-    const startedAt = Date.now();
-    const { lineItem, ...call } = options;
-    const target = typeof lineItem === 'string' ? validateLineItemId(lineItem) : validateLineItemSpec(lineItem);
-    const { userId, ...valid } = validateUserScore(score);
-    return submitDraft(this.core, this.draftFor(userId, valid, target), call, startedAt);
-  }
-
+  submit(score: UserScoreInput, options: CallOptions & { lineItem: LineItemTarget }): Promise<SubmitOutcome>;
   /**
    * Grades many users on one column, `concurrency` at a time, and returns one outcome per
    * entry, in order. One user who cannot be graded never fails the batch.
@@ -151,18 +119,88 @@ export class ServiceKeyGrades {
    *   { lineItem: { resourceId: 'lab-3', label: 'Lab 3', scoreMaximum: 10 } },
    * );
    */
+  submitMany(entries: readonly UserScoreInput[], options: SubmitManyOptions): Promise<BatchOutcome[]>;
+}
+
+/** The client's deadline and retry policy, which per-call overrides are checked against. */
+export interface CallDefaults {
+  retry: ResolvedRetry;
+  timeoutMs: number;
+}
+
+/** What the grade operations of a service key are made of. */
+export interface ServiceKeyGradesParts {
+  api: LtiaasApi;
+  lineItems: LineItemRegistry;
+  delivery: GradeDelivery;
+  callDefaults: CallDefaults;
+}
+
+/** The grade operations of the activity this service key belongs to. */
+export function serviceKeyGrades(parts: ServiceKeyGradesParts, serviceKey: string): ServiceKeyGrades {
+  return new ServiceKeyGradesOfKey(parts, serviceKey);
+}
+
+class ServiceKeyGradesOfKey implements ServiceKeyGrades {
+  readonly lineItems: LineItems;
+  private readonly credential: Credential;
+  private readonly scope: string;
+
+  constructor(private readonly parts: ServiceKeyGradesParts, private readonly serviceKey: string) {
+    this.credential = serviceKeyCredential(serviceKey);
+    this.scope = scopeOfServiceKey(serviceKey);
+    this.lineItems = new LineItemsOfCredential(parts.api, () => this.credential);
+  }
+
+  async findOrCreateLineItem(spec: LineItemSpec, options?: CallOptions): Promise<LineItem> {
+    const valid = validateLineItemSpec(spec);
+    // Checked here too: a cached column would otherwise let a bad override pass unnoticed.
+    if (options) resolveCallOptions(options, this.parts.callDefaults);
+    return resolveLineItem(this.parts.lineItems, this.scope, valid, this.lineItems, valid.resourceLinkId, options);
+  }
+
+  async submitScore(lineItemId: string, score: UserScoreInput, options?: CallOptions): Promise<SubmittedGrade> {
+    const startedAt = Date.now();
+    const id = validateLineItemId(lineItemId);
+    const { userId, ...valid } = validateUserScore(score);
+    const state: DeliveryState = { serviceKey: this.serviceKey, userId, scope: this.scope, fixedLineItemId: id, score: valid };
+    return this.parts.delivery.submitNow(state, options, startedAt);
+  }
+
+  async scores(lineItemId: string, filters: ResultFilters = {}, options?: CallOptions): Promise<Result[]> {
+    return listAllResults(this.parts.api, this.credential, lineItemId, filters, options);
+  }
+
+  private stateFor(userId: string, score: ValidScore, target: ValidLineItemSpec | string): DeliveryState {
+    return {
+      serviceKey: this.serviceKey,
+      userId,
+      scope: this.scope,
+      score,
+      ...(typeof target === 'string' ? { fixedLineItemId: target } : { lineItemSpec: target, resourceLinkId: target.resourceLinkId }),
+    };
+  }
+
+  async submit(score: UserScoreInput, options: CallOptions & { lineItem: LineItemTarget }): Promise<SubmitOutcome> {
+    const startedAt = Date.now();
+    const { lineItem, ...call } = options;
+    const target = typeof lineItem === 'string' ? validateLineItemId(lineItem) : validateLineItemSpec(lineItem);
+    const { userId, ...valid } = validateUserScore(score);
+    return this.parts.delivery.submit(this.stateFor(userId, valid, target), call, startedAt);
+  }
+
   async submitMany(entries: readonly UserScoreInput[], options: SubmitManyOptions): Promise<BatchOutcome[]> {
     if (!Array.isArray(entries)) {
       throw gradesError('SCORE_INVALID', { message: 'submitMany(entries): entries must be an array of { userId, scoreGiven, scoreMaximum, ... }.' });
     }
-    const { lineItem, concurrency, ...call } = validateSubmitManyOptions(options, this.core);
+    const { lineItem, concurrency, ...call } = validateSubmitManyOptions(options, this.parts.callDefaults);
     const target = typeof lineItem === 'string' ? validateLineItemId(lineItem) : validateLineItemSpec(lineItem);
 
     // Resolve the column once, before the fan-out. If that fails, no entry can succeed now:
     // each gets the same outcome (queued or failed, or rejected) without another call.
     let columnError: unknown;
     if (typeof target !== 'string') {
-      await this.core.resolver.resolve(this.scope, target, this.lineItems, target.resourceLinkId, call).catch((error: unknown) => {
+      await resolveLineItem(this.parts.lineItems, this.scope, target, this.lineItems, target.resourceLinkId, call).catch((error: unknown) => {
         columnError = error;
       });
     }
@@ -171,9 +209,9 @@ export class ServiceKeyGrades {
       const userId = typeof (entry as { userId?: unknown } | null)?.userId === 'string' ? (entry as { userId: string }).userId : '';
       try {
         const { userId: validUser, ...valid } = validateUserScore(entry);
-        const draft = this.draftFor(validUser, valid, target);
+        const state = this.stateFor(validUser, valid, target);
         const startedAt = Date.now();
-        const outcome = columnError ? await holdOrReject(this.core, draft, columnError, startedAt) : await submitDraft(this.core, draft, call, startedAt);
+        const outcome = columnError ? await this.parts.delivery.holdOrReject(state, columnError, startedAt) : await this.parts.delivery.submit(state, call, startedAt);
         return outcome.status === 'submitted'
           ? { index, userId, status: 'submitted', lineItemId: outcome.lineItemId }
           : { index, userId, status: 'queued', id: outcome.id, ...(outcome.lineItemId ? { lineItemId: outcome.lineItemId } : {}) };

@@ -1,7 +1,8 @@
 // fileOutbox(): a durable outbox kept in a folder of private JSON files, with no extra dependency.
 import Joi from 'joi';
 import { FileOutboxStorage } from './fileOutboxStorage';
-import { GradeOutbox, type OutboxOptions } from './gradeOutbox';
+import { StorageOutbox, type OutboxOptions } from './gradeOutbox';
+import type { GradeOutbox } from './outbox';
 import { outboxOptionsFields, validateOutboxOptions, type ResolvedOutboxOptions } from './outboxOptions';
 
 /** Options of {@link fileOutbox}. */
@@ -29,5 +30,5 @@ const fileOutboxSchema = Joi.object({ dir: Joi.string().min(1).required(), ...ou
  */
 export function fileOutbox(options: FileOutboxOptions): GradeOutbox {
   const { dir, ...outboxOptions } = validateOutboxOptions<ResolvedOutboxOptions & { dir: string }>(fileOutboxSchema, options, 'fileOutbox()');
-  return new GradeOutbox(FileOutboxStorage.open(dir), outboxOptions);
+  return new StorageOutbox(FileOutboxStorage.open(dir), outboxOptions);
 }

@@ -8,7 +8,7 @@ import { readJobFile } from './jobFile';
 import { FAILED, openOutboxFolder, PENDING, QUARANTINE } from './outboxFolder';
 import type { OutboxLock } from './outboxLock';
 import type { FailedGradeJob, OutboxStorage, StoredGradeJob } from './outboxTypes';
-import { JOB_ID_PATTERN, validFailedJob, validStoredJob } from './storedJobSchema';
+import { JOB_ID_PATTERN, readFailedJob, readStoredJob, type JobReading } from './storedJobSchema';
 
 export class FileOutboxStorage implements OutboxStorage {
   private readonly pendingDir: string;
@@ -49,7 +49,7 @@ export class FileOutboxStorage implements OutboxStorage {
   }
 
   async loadPending(): Promise<StoredGradeJob[]> {
-    return this.loadJobs(this.pendingDir, validStoredJob);
+    return this.loadJobs(this.pendingDir, readStoredJob);
   }
 
   async moveToFailed(job: FailedGradeJob): Promise<void> {
@@ -59,7 +59,7 @@ export class FileOutboxStorage implements OutboxStorage {
   }
 
   async loadFailed(): Promise<FailedGradeJob[]> {
-    return this.loadJobs(this.failedDir, validFailedJob);
+    return this.loadJobs(this.failedDir, readFailedJob);
   }
 
   async removeFailed(id: string): Promise<void> {
@@ -73,10 +73,11 @@ export class FileOutboxStorage implements OutboxStorage {
 
   /**
    * Every `<id>.json` of `dir` that this process's user wrote privately and that is a valid job
-   * named after its id. Anything else goes to quarantine/, so it is never delivered (a planted
-   * job could post a grade for any student) and never breaks pending() or failed().
+   * named after its id (a job of the release before versioning is upgraded). Anything else goes
+   * to quarantine/, so it is never delivered (a planted job could post a grade for any student)
+   * and never breaks pending() or failed().
    */
-  private async loadJobs<T extends { id: string }>(dir: string, validate: (value: unknown) => T | undefined): Promise<T[]> {
+  private async loadJobs<T extends { id: string }>(dir: string, read: (value: unknown) => JobReading<T>): Promise<T[]> {
     const jobs: T[] = [];
     for (const name of await fs.readdir(dir)) {
       // Dot files are temp files of writes under way.
@@ -94,11 +95,11 @@ export class FileOutboxStorage implements OutboxStorage {
         await this.quarantine(dir, name, 'not JSON');
         continue;
       }
-      const job = validate(parsed);
-      if (!job) await this.quarantine(dir, name, 'not a valid job');
+      const reading = read(parsed);
+      if ('problem' in reading) await this.quarantine(dir, name, reading.problem);
       // A job not named after its id would never be removed once delivered, and delivered again at every start.
-      else if (`${job.id}.json` !== name) await this.quarantine(dir, name, 'its id is not its file name');
-      else jobs.push(job);
+      else if (`${reading.job.id}.json` !== name) await this.quarantine(dir, name, 'its id is not its file name');
+      else jobs.push(reading.job);
     }
     return jobs;
   }

@@ -1,16 +1,17 @@
-// The outbox: holds grades that could not be delivered now and delivers them in the background.
+// The outbox over a storage: holds grades that could not be delivered now and delivers them in the background.
 import { randomBytes } from 'node:crypto';
 import { gradesError, isLtiaasGradesError, OptionsError, outboxUnavailable, type LtiaasGradesError } from '../errors';
-import type { GradeDraft } from '../grades/deliverGrade';
 import { silentLogger, type ResolvedLogger } from '../logger';
 import { retryDelayMs } from '../client/retryPolicy';
-import type { SubmittedGrade } from '../types';
+import type { GradeOutbox, JobOutcome, OutboxWorker } from './outbox';
 import { resolveOutboxOptions } from './outboxOptions';
 import {
+  STORED_JOB_VERSION,
   viewOf,
   type FailedGradeJob,
   type FailedGradeJobView,
   type GradeJobView,
+  type GradeRecord,
   type JobError,
   type OutboxStorage,
   type StoredGradeJob,
@@ -28,22 +29,6 @@ export interface OutboxOptions {
   retry?: { minDelayMs?: number; maxDelayMs?: number };
   /** A grade still undeliverable after this long moves to the dead-letter list. Default 7 days. */
   maxAgeMs?: number;
-}
-
-/** What one delivery attempt came to. */
-export type JobOutcome =
-  | { kind: 'delivered'; submitted: SubmittedGrade }
-  | { kind: 'retry'; error: LtiaasGradesError }
-  | { kind: 'failed'; error: LtiaasGradesError };
-
-/** Delivers one job; `persist` saves what the job learned (user, service key) before it is used. */
-export type JobDeliverer = (job: StoredGradeJob, persist: () => Promise<void>) => Promise<JobOutcome>;
-
-export interface OutboxHooks {
-  deliver: JobDeliverer;
-  logger: ResolvedLogger;
-  onDelivered(job: StoredGradeJob, submitted: SubmittedGrade): void;
-  onFailed(job: FailedGradeJob, error: LtiaasGradesError): void;
 }
 
 /** setTimeout fires a longer delay after 1 ms (a timer spinning every millisecond); longer waits are re-armed on wake-up. */
@@ -71,13 +56,13 @@ function jobErrorOf(error: unknown): JobError {
  * success (or a direct submission that went through, see `wake`) sends everything again at
  * once, so an outage costs one probe per backoff instead of a retry storm.
  */
-export class GradeOutbox {
+export class StorageOutbox implements GradeOutbox {
   private readonly jobs = new Map<string, StoredGradeJob>();
   private readonly running = new Set<string>();
   private readonly concurrency: number;
   private readonly backoff: { retries: number; minDelayMs: number; maxDelayMs: number };
   private readonly maxAgeMs: number;
-  private hooks?: OutboxHooks;
+  private hooks?: OutboxWorker;
   private loaded?: Promise<void>;
   private consecutiveFailures = 0;
   private blockedUntil = 0;
@@ -85,7 +70,7 @@ export class GradeOutbox {
   private closed = false;
   private idleWaiters: Array<() => void> = [];
 
-  /** Validates `options` (OptionsError naming the option and the fix). `storage` may be any {@link OutboxStorage}. */
+  /** Validates `options` (OptionsError naming the option and the fix). `storage` may be any {@link OutboxStorage}: see storageOutbox(). */
   constructor(private readonly storage: OutboxStorage, options: OutboxOptions = {}) {
     const resolved = resolveOutboxOptions(options);
     this.concurrency = resolved.concurrency;
@@ -98,7 +83,7 @@ export class GradeOutbox {
   }
 
   /** Connects the outbox to the grades instance that delivers its jobs, and loads what a previous run left. */
-  connect(hooks: OutboxHooks): void {
+  connect(hooks: OutboxWorker): void {
     if (this.hooks) {
       throw new OptionsError('This outbox is already used by another ltiaasGrades() or ltiaasClient() instance; make one outbox per instance, each with its own folder.');
     }
@@ -119,7 +104,7 @@ export class GradeOutbox {
   }
 
   /** Stores a grade durably (resolves once it is on disk) and schedules its delivery. */
-  async enqueue(draft: GradeDraft, reason: unknown): Promise<StoredGradeJob> {
+  async enqueue(grade: GradeRecord, reason: unknown): Promise<StoredGradeJob> {
     if (this.closed) {
       throw gradesError('OUTBOX_UNAVAILABLE', { message: 'The outbox is closed: the grade was not stored.', retryable: false });
     }
@@ -128,12 +113,13 @@ export class GradeOutbox {
     // backoff instead of sending straight into the same failure.
     if (this.blockedUntil <= now) this.noteFailure(reason);
     const job: StoredGradeJob = {
+      v: STORED_JOB_VERSION,
       id: `${now.toString(36)}-${randomBytes(8).toString('hex')}`,
       createdAt: new Date(now).toISOString(),
       attempts: 0,
       nextAttemptAt: this.blockedUntil,
       lastError: jobErrorOf(reason),
-      draft,
+      grade,
     };
     await this.storage.save(job).catch(outboxUnavailable('enqueue', 'store the grade'));
     this.jobs.set(job.id, job);
@@ -194,7 +180,10 @@ export class GradeOutbox {
   private start(job: StoredGradeJob): void {
     this.running.add(job.id);
     job.attempts += 1;
-    const persist = () => this.storage.save(job);
+    const persist = (grade: GradeRecord) => {
+      job.grade = grade;
+      return this.storage.save(job);
+    };
     this.hooks!
       .deliver(job, persist)
       .then(
@@ -209,6 +198,8 @@ export class GradeOutbox {
   }
 
   private async settle(job: StoredGradeJob, outcome: JobOutcome): Promise<void> {
+    // What the attempt learned (user, column, service key) is kept with the job, delivered or not.
+    if (outcome.kind !== 'delivered' && outcome.grade) job.grade = outcome.grade;
     if (outcome.kind === 'delivered') {
       // Marked done right after LTIAAS said 2xx. A crash before the removal repeats the score
       // with the same timestamp, which the LMS treats as the same score.
@@ -303,6 +294,15 @@ export class GradeOutbox {
     return true;
   }
 
+  /** Removes a dead-letter grade for good (its cause cannot be fixed, or it was graded another way). */
+  async discard(id: string): Promise<boolean> {
+    const failed = (await this.storage.loadFailed()).find((job) => job.id === id);
+    if (!failed) return false;
+    await this.storage.removeFailed(id);
+    this.logger.info({ id }, 'outbox: dead-letter grade discarded');
+    return true;
+  }
+
   /** Resolves when nothing is pending, or with false after `timeoutMs`. */
   async drain(timeoutMs = 60_000): Promise<boolean> {
     await this.loaded;
@@ -326,4 +326,14 @@ export class GradeOutbox {
     while (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     await this.storage.close?.();
   }
+}
+
+/**
+ * An outbox that keeps its jobs in `storage` (a database table, say) instead of a folder, with
+ * the file outbox's delivery rules: backoff, one probe while failing, dead-letter list.
+ * Options are validated here (OptionsError naming the option and the fix).
+ * @example const outbox = storageOutbox(myStorage, { concurrency: 4 });
+ */
+export function storageOutbox(storage: OutboxStorage, options: OutboxOptions = {}): GradeOutbox {
+  return new StorageOutbox(storage, options);
 }

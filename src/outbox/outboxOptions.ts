@@ -59,6 +59,6 @@ export function validateOutboxOptions<T>(schema: Joi.ObjectSchema, input: unknow
 
 const outboxOptionsSchema = Joi.object(outboxOptionsFields);
 
-/** The options of an outbox with any storage (`new GradeOutbox(storage, options)`). */
+/** The options of an outbox with any storage (`storageOutbox(storage, options)`). */
 export const resolveOutboxOptions = (input: unknown): ResolvedOutboxOptions =>
-  validateOutboxOptions<ResolvedOutboxOptions>(outboxOptionsSchema, input, 'new GradeOutbox()');
+  validateOutboxOptions<ResolvedOutboxOptions>(outboxOptionsSchema, input, 'storageOutbox()');

@@ -1,9 +1,41 @@
-// What the outbox stores for each grade, and the storage interface a durable outbox is built on.
-import type { GradeDraft } from '../grades/deliverGrade';
+// What the outbox stores for each grade (a versioned record of plain fields), and the storage interface a durable outbox is built on.
+import type { ValidLineItemSpec } from '../grades/lineItemSchema';
+import type { ValidScore } from '../grades/scoreSchema';
 import type { Logger } from '../logger';
+
+/** The version of the stored job record this package writes and reads (older records are upgraded on load). */
+export const STORED_JOB_VERSION = 1;
+
+/**
+ * One grade as stored, in plain JSON fields: everything needed to deliver it without the
+ * student, even after the ltik expired (the service key is kept as soon as the ID token shows
+ * it). Built from the delivery's in-memory state and back by delivery/gradeRecord.ts.
+ */
+export interface GradeRecord {
+  /** The launch's ltik (secret), when the grade came from a launch. */
+  ltik?: string;
+  /** The activity's service key (secret), once known. */
+  serviceKey?: string;
+  /** The LMS user being graded, once known. */
+  userId?: string;
+  /** The grade book (platform and context) the column is resolved in, once known. */
+  scope?: string;
+  resourceLinkId?: string;
+  /** The tool's column, found or created by `resourceId` (and `tag`). */
+  lineItemSpec?: ValidLineItemSpec;
+  /** The column to use when no spec is given: the launch's own line item, or one named by the caller. */
+  fixedLineItemId?: string;
+  score: ValidScore;
+  /** Fixed before the first POST and never changed, so a repeat is the same score to the LMS. */
+  timestamp?: string;
+  /** The column the score was last sent to. */
+  lineItemId?: string;
+}
 
 /** A grade held for later delivery. Holds the ltik and service key: storage must be private. */
 export interface StoredGradeJob {
+  /** The record's version: {@link STORED_JOB_VERSION}. A record of another version is set aside, never guessed at. */
+  v: typeof STORED_JOB_VERSION;
   id: string;
   /** When the grade was accepted from the tool (ISO). */
   createdAt: string;
@@ -13,7 +45,7 @@ export interface StoredGradeJob {
   nextAttemptAt: number;
   /** The last transient failure, for operators. */
   lastError?: JobError;
-  draft: GradeDraft;
+  grade: GradeRecord;
 }
 
 export interface JobError {
@@ -68,18 +100,18 @@ export interface FailedGradeJobView extends GradeJobView {
 }
 
 export function viewOf(job: StoredGradeJob): GradeJobView {
-  const { draft } = job;
+  const { grade } = job;
   return {
     id: job.id,
     createdAt: job.createdAt,
     attempts: job.attempts,
     nextAttemptAt: new Date(job.nextAttemptAt).toISOString(),
-    ...(draft.userId !== undefined ? { userId: draft.userId } : {}),
-    ...((draft.lineItemId ?? draft.fixedLineItemId) !== undefined ? { lineItemId: draft.lineItemId ?? draft.fixedLineItemId } : {}),
-    ...(draft.lineItemSpec ? { resourceId: draft.lineItemSpec.resourceId } : {}),
-    ...(draft.score.scoreGiven !== undefined ? { scoreGiven: draft.score.scoreGiven } : {}),
-    ...(draft.score.scoreMaximum !== undefined ? { scoreMaximum: draft.score.scoreMaximum } : {}),
-    ...(draft.timestamp !== undefined ? { timestamp: draft.timestamp } : {}),
+    ...(grade.userId !== undefined ? { userId: grade.userId } : {}),
+    ...((grade.lineItemId ?? grade.fixedLineItemId) !== undefined ? { lineItemId: grade.lineItemId ?? grade.fixedLineItemId } : {}),
+    ...(grade.lineItemSpec ? { resourceId: grade.lineItemSpec.resourceId } : {}),
+    ...(grade.score.scoreGiven !== undefined ? { scoreGiven: grade.score.scoreGiven } : {}),
+    ...(grade.score.scoreMaximum !== undefined ? { scoreMaximum: grade.score.scoreMaximum } : {}),
+    ...(grade.timestamp !== undefined ? { timestamp: grade.timestamp } : {}),
     ...(job.lastError ? { lastError: job.lastError } : {}),
   };
 }

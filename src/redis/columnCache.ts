@@ -10,7 +10,7 @@
 // `findOrCreate` must search the grade book before it creates (it may run after a holder that
 // died having created the column); `signal` is aborted if this instance lost the lock meanwhile.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GradesUnavailableError } from '../errors';
+import { gradesError, type ErrorOf } from '../errors';
 import { deleteIfEqual, LuaScript, type RedisClientLike } from './redisClient';
 import { DEFAULT_LOCK_TTL_MS, DEFAULT_LOCK_WAIT_MS, pollDelayMs, type LockLease, type RedisLock } from './redisLock';
 
@@ -145,11 +145,6 @@ export class RedisColumnCache {
   }
 }
 
-function resolutionWaitTimedOut(waitMs: number): GradesUnavailableError {
-  return new GradesUnavailableError({
-    status: 503,
-    code: 'GRADES_UNAVAILABLE',
-    message: `Another instance has been finding or creating this grade-book column for over ${waitMs} ms; the grade was not sent, try again later.`,
-    retryable: true,
-  });
+function resolutionWaitTimedOut(waitMs: number): ErrorOf<'COORDINATION_UNAVAILABLE'> {
+  return gradesError('COORDINATION_UNAVAILABLE', { message: `Another instance has been finding or creating this grade-book column for over ${waitMs} ms; the grade was not sent, try again later.` });
 }

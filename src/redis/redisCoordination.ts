@@ -20,7 +20,7 @@ export interface RedisCoordinationOptions {
   columnTtlMs?: number;
   /** Expiry of a column-resolution lock: an instance that dies while resolving blocks the others at most this long. Default 10 s. */
   lockTtlMs?: number;
-  /** How long an instance waits for another's column resolution before answering 503 GRADES_UNAVAILABLE (retryable). Default 30 s. */
+  /** How long an instance waits for another's column resolution before answering 503 COORDINATION_UNAVAILABLE (retryable). Default 30 s. */
   lockWaitMs?: number;
   /** How long a student's last score timestamp is kept. Default 10 min. */
   scoreClockTtlMs?: number;

@@ -3,7 +3,7 @@
 // Interface (what the wiring adapts to):
 //   new RedisLock(redis: RedisClientLike, options?: { prefix?: string; ttlMs?: number; waitMs?: number; now?: () => number })
 //   lock.tryAcquire(name, ttlMs?): Promise<LockLease | undefined>      one attempt, no wait
-//   lock.acquire(name, { ttlMs?, waitMs? }?): Promise<LockLease>       waits; after waitMs throws GRADES_UNAVAILABLE (503, retryable)
+//   lock.acquire(name, { ttlMs?, waitMs? }?): Promise<LockLease>       waits; after waitMs throws COORDINATION_UNAVAILABLE (503, retryable)
 //   lock.release(name, token): Promise<boolean>                        true when this token held it and now nobody does
 //   lock.refresh(name, token, ttlMs?): Promise<boolean>                true when this token still holds it (expiry pushed to ttlMs)
 //   lock.keepAlive(lease, ttlMs?): () => void                          refreshes every ttlMs/3 until the returned stop() is called
@@ -27,7 +27,7 @@
 // takes over; the token makes sure a late release or refresh from the old holder changes nothing.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GradesUnavailableError } from '../errors';
+import { gradesError, type ErrorOf } from '../errors';
 import { deleteIfEqual, LuaScript, type RedisClientLike } from './redisClient';
 
 export interface LockLease {
@@ -102,7 +102,7 @@ export class RedisLock {
     return taken === 1 ? this.lease(name, token, ttlMs) : undefined;
   }
 
-  /** Waits for the lock, polling; throws GRADES_UNAVAILABLE (503, retryable) after `waitMs`. */
+  /** Waits for the lock, polling; throws COORDINATION_UNAVAILABLE (503, retryable) after `waitMs`. */
   async acquire(name: string, options: { ttlMs?: number; waitMs?: number } = {}): Promise<LockLease> {
     const deadline = this.now() + (options.waitMs ?? this.waitMs);
     for (let attempt = 0; ; attempt += 1) {
@@ -171,11 +171,6 @@ export class RedisLock {
   }
 }
 
-function lockWaitTimedOut(waitMs: number): GradesUnavailableError {
-  return new GradesUnavailableError({
-    status: 503,
-    code: 'GRADES_UNAVAILABLE',
-    message: `Another instance held the lock for this work for over ${waitMs} ms (waited that long); try again later.`,
-    retryable: true,
-  });
+function lockWaitTimedOut(waitMs: number): ErrorOf<'COORDINATION_UNAVAILABLE'> {
+  return gradesError('COORDINATION_UNAVAILABLE', { message: `Another instance held the lock for this work for over ${waitMs} ms (waited that long); try again later.` });
 }

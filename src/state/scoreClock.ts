@@ -1,4 +1,4 @@
-// Stamps scores with timestamps that strictly increase per student and column, never far ahead of the clock.
+// The score clock: timestamps that strictly increase per student and column, never far ahead of the wall clock.
 import { LruCache } from '../cache/lruCache';
 
 /**
@@ -21,15 +21,29 @@ export const scoreKeys = {
 };
 
 /**
- * The LMS keeps the score with the latest timestamp and ignores older ones, so two scores for
- * one student in the same millisecond must still be ordered: the second gets last + 1 ms.
+ * Stamps scores and learns stamps fixed elsewhere. The LMS keeps the score with the latest
+ * timestamp, so the stamps of one student's column must strictly increase across every
+ * process that grades it: an implementation shared by several tool instances (in Redis, say)
+ * answers asynchronously, so callers always await.
+ */
+export interface ScoreClock {
+  /** The next timestamp after every stamp seen under any of `keys` (names of one student's column): ISO 8601 UTC with milliseconds. */
+  stampFor(keys: readonly ScoreKey[]): string | Promise<string>;
+  /** Records a timestamp fixed elsewhere (a queued grade) under every one of `keys`, so later stamps come after it. */
+  observeFor(keys: readonly ScoreKey[], timestamp: string): void | Promise<void>;
+}
+
+/**
+ * The in-process score clock. The LMS keeps the score with the latest timestamp and ignores
+ * older ones, so two scores for one student in the same millisecond must still be ordered: the
+ * second gets last + 1 ms.
  * There is no key shared between students: a stamp is max(now, last + 1) under the student's
  * own keys, so it runs ahead of real time by at most the number of scores that student got
  * on that column within the same milliseconds, however many other grades are stamped.
  * Entries are only needed while the wall clock could still collide with them, so the map
  * is small and short-lived.
  */
-export class ScoreClock {
+export class InProcessScoreClock implements ScoreClock {
   private readonly lastStamp: LruCache<string, number>;
 
   constructor(private readonly now: () => number = () => Date.now()) {

@@ -1,0 +1,72 @@
+// Builds the parts of one grades instance from its resolved options and hands each part what it needs; only the two factories use it.
+import { LtiaasApi } from './client/ltiaasApi';
+import { LtiaasTransport } from './client/transport';
+import { GradeDelivery } from './delivery/gradeDelivery';
+import { GradeEvents } from './events';
+import { IdTokenReader } from './grades/idTokenReader';
+import { launchGrades, type LaunchGrades } from './grades/launchGrades';
+import { serviceKeyGrades, type ServiceKeyGrades } from './grades/serviceKeyGrades';
+import type { ResolvedOptions } from './options';
+import { redactSecrets } from './redact';
+import { GuardedServiceKeyStore } from './serviceKeys/guardedServiceKeyStore';
+import { InProcessIdTokenCache } from './state/idTokenCache';
+import { InProcessLineItemRegistry } from './state/lineItemRegistry';
+import { InProcessScoreClock } from './state/scoreClock';
+import type { IdToken } from './types';
+
+/** What the factories build their API from. */
+export interface GradesParts {
+  events: GradeEvents;
+  /** The grade operations of a launch (every method fails with LTIK_MISSING without an ltik). */
+  forLaunch(ltik: string | undefined): LaunchGrades;
+  withServiceKey(serviceKey: string): ServiceKeyGrades;
+  /** The launch's ID token, read once per ltik (which records its service key, with a store). */
+  readIdToken(ltik: string): Promise<IdToken>;
+  /** Stops the outbox (pending grades stay stored) and closes kept-alive connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * One grades instance: the in-process defaults of the shared state (ID token cache, line item
+ * registry, score clock), the app's outbox and key store, one LTIAAS client and one delivery.
+ */
+export function buildGrades(options: ResolvedOptions): GradesParts {
+  const { logger } = options;
+  // Only the event's name and the error's message: a listener's message is the app's text, scrubbed all the same.
+  const events = new GradeEvents((error, event) =>
+    logger.error({ event, error: redactSecrets(error instanceof Error ? error.message : String(error), [options.apiKey]) }, 'grade event listener failed'),
+  );
+  const transport = new LtiaasTransport({
+    ltiaasUrl: options.ltiaasUrl,
+    apiKey: options.apiKey,
+    timeoutMs: options.timeoutMs,
+    retry: options.retry,
+    maxSockets: options.maxSockets,
+    logger,
+    onRetry: (notice) => events.emit('retry', notice),
+  });
+  const api = new LtiaasApi(transport);
+  // The app's service key store, called so that a careless one cannot crash the tool.
+  const serviceKeys = options.serviceKeyStore ? new GuardedServiceKeyStore(options.serviceKeyStore, logger, [options.apiKey]) : undefined;
+  const idTokens = new IdTokenReader(api, new InProcessIdTokenCache(options.cache.idTokens), serviceKeys);
+  const lineItems = new InProcessLineItemRegistry(options.cache.lineItems);
+  const clock = new InProcessScoreClock();
+  const { outbox } = options;
+  const delivery = new GradeDelivery({ api, idTokens, lineItems, clock, events, logger, ...(outbox ? { outbox } : {}) });
+  outbox?.connect(delivery.outboxWorker());
+
+  // Made once: the middleware makes a launch's grade operations on every request.
+  const callDefaults = { retry: options.retry, timeoutMs: options.timeoutMs };
+  const launchParts = { api, idTokens, lineItems, delivery, callDefaults };
+  const serviceKeyParts = { api, lineItems, delivery, callDefaults };
+  return {
+    events,
+    forLaunch: (ltik) => launchGrades(launchParts, ltik),
+    withServiceKey: (serviceKey) => serviceKeyGrades(serviceKeyParts, serviceKey),
+    readIdToken: (ltik) => idTokens.read(ltik),
+    close: async () => {
+      await outbox?.close();
+      transport.close();
+    },
+  };
+}
