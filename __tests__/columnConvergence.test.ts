@@ -98,6 +98,19 @@ describe('column convergence without shared state', () => {
     expect(emulator.countRequests({ method: 'DELETE' })).toBe(0);
   });
 
+  it('the emulator lists matching columns in creation order (the LMS order convergence relies on), also after one is deleted', async () => {
+    emulator.setLatency(0);
+    const spec = { resourceId: 'final-quiz', label: 'Final quiz', scoreMaximum: 10 };
+    const launch = emulator.launch({ context: { id: 'ordered' } });
+    const api = new LtiaasApi(new LtiaasTransport({ ltiaasUrl: emulator.url, apiKey: API_KEY, timeoutMs: 5000, retry: NO_RETRY, maxSockets: 2, logger: silentLogger }));
+    const credential = ltikCredential(launch.ltik);
+    const created = [];
+    for (let i = 0; i < 4; i++) created.push((await api.createLineItem(credential, { ...spec, label: `Copy ${i}` })).id);
+    await api.deleteLineItem(credential, created[1]!);
+    const listed = await api.listLineItems(credential, { resourceId: 'final-quiz' });
+    expect(listed.lineItems.map((item) => item.id)).toEqual([created[0], created[2], created[3]]);
+  });
+
   describe('a surplus column that already holds a score', () => {
     let front: http.Server;
     afterEach(() => new Promise<void>((resolve) => front.close(() => resolve())));
