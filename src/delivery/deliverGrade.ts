@@ -6,7 +6,7 @@ import { gradesError, LtikError, isLtiaasGradesError } from '../errors';
 import { scopeOf } from '../grades/gradeBookScope';
 import type { IdTokenReader } from '../grades/idTokenReader';
 import { forgetLineItem, resolveLineItem } from '../grades/lineItemResolver';
-import { LineItemsOfCredential, type LineItems } from '../grades/lineItems';
+import { LineItemsOfCredential, type ColumnOperations } from '../grades/lineItems';
 import type { LineItemRegistry } from '../state/lineItemRegistry';
 import type { ScoreClock } from '../state/scoreClock';
 import type { SubmittedGrade } from '../types';
@@ -18,6 +18,11 @@ export interface DeliveryParts {
   idTokens: IdTokenReader;
   lineItems: LineItemRegistry;
   clock: ScoreClock;
+  /**
+   * After creating a column, list again and converge on the first matching one (deleting an empty
+   * surplus column this instance created): for instances that share no column registry.
+   */
+  convergeColumns?: boolean;
 }
 
 export interface DeliveryOptions {
@@ -84,9 +89,9 @@ function chooseCredential(state: DeliveryState, preferServiceKey: boolean): Cred
   throw LtikError.missing();
 }
 
-async function targetLineItemId(registry: LineItemRegistry, state: DeliveryState, lineItems: LineItems, call?: CallOptions): Promise<string> {
+async function targetLineItemId(parts: DeliveryParts, state: DeliveryState, lineItems: ColumnOperations, call?: CallOptions): Promise<string> {
   if (state.lineItemSpec) {
-    const item = await resolveLineItem(registry, state.scope!, state.lineItemSpec, lineItems, state.resourceLinkId, call);
+    const item = await resolveLineItem(parts.lineItems, state.scope!, state.lineItemSpec, lineItems, state.resourceLinkId, call, parts.convergeColumns);
     return item.id;
   }
   if (state.fixedLineItemId) return state.fixedLineItemId;
@@ -106,8 +111,8 @@ export async function deliverGrade(parts: DeliveryParts, state: DeliveryState, o
   let credential = chooseCredential(state, options.preferServiceKey === true);
   const userId = state.userId!;
 
-  const post = async (lineItems: LineItems): Promise<string> => {
-    const lineItemId = await targetLineItemId(parts.lineItems, state, lineItems, options.call);
+  const post = async (lineItems: ColumnOperations): Promise<string> => {
+    const lineItemId = await targetLineItemId(parts, state, lineItems, options.call);
     const keys = scoreKeysOf(state, lineItemId);
     if (state.timestamp === undefined) {
       state.timestamp = await parts.clock.stampFor(keys);

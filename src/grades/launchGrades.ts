@@ -79,6 +79,11 @@ export interface LaunchGradesParts {
   delivery: GradeDelivery;
   /** The client's deadline and retry policy, which per-call overrides are checked against. */
   callDefaults: CallDefaults;
+  /**
+   * After creating a column, list again and converge on the first matching one (deleting an empty
+   * surplus column this instance created): for instances that share no column registry.
+   */
+  convergeColumns?: boolean;
 }
 
 /**
@@ -90,7 +95,7 @@ export function launchGrades(parts: LaunchGradesParts, ltik: string | undefined)
 }
 
 class LaunchGradesOfLtik implements LaunchGrades {
-  private lineItemsOfLaunch?: LineItems;
+  private lineItemsOfLaunch?: LineItemsOfCredential;
 
   constructor(
     private readonly parts: LaunchGradesParts,
@@ -120,6 +125,10 @@ class LaunchGradesOfLtik implements LaunchGrades {
   }
 
   get lineItems(): LineItems {
+    return this.columnOperations();
+  }
+
+  private columnOperations(): LineItemsOfCredential {
     this.lineItemsOfLaunch ??= new LineItemsOfCredential(this.parts.api, () => this.credential());
     return this.lineItemsOfLaunch;
   }
@@ -135,7 +144,7 @@ class LaunchGradesOfLtik implements LaunchGrades {
   async findOrCreateLineItem(spec: LineItemSpec, options?: CallOptions): Promise<LineItem> {
     const valid = validateLineItemSpec(spec);
     const token = await this.gradableToken(options);
-    return resolveLineItem(this.parts.lineItems, scopeOf(token), valid, this.lineItems, token.launch.resourceLink?.id, options);
+    return resolveLineItem(this.parts.lineItems, scopeOf(token), valid, this.columnOperations(), token.launch.resourceLink?.id, options, this.parts.convergeColumns);
   }
 
   async submitScore(lineItemId: string, score: ScoreInput, options?: CallOptions): Promise<SubmittedGrade> {

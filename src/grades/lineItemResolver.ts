@@ -5,9 +5,12 @@ import type { CallOptions } from '../client/transport';
 import type { LineItemRegistry } from '../state/lineItemRegistry';
 import type { LineItem } from '../types';
 import type { ValidLineItemSpec } from './lineItemSchema';
-import type { LineItems } from './lineItems';
+import type { ColumnOperations } from './lineItems';
 
-/** Picks the column for a spec among listed ones: same `resourceId`, same `tag` when one is given. */
+/**
+ * Picks the column for a spec among listed ones: same `resourceId`, same `tag` when one is given.
+ * When several match, the first in the LMS's order wins, so every instance that lists picks the same one.
+ */
 export function matchLineItem(items: readonly LineItem[], spec: ValidLineItemSpec): LineItem | undefined {
   const sameResource = items.filter((item) => item.resourceId === spec.resourceId);
   if (spec.tag !== undefined) return sameResource.find((item) => item.tag === spec.tag);
@@ -26,17 +29,21 @@ export function lineItemKey(scope: string, spec: ValidLineItemSpec): string {
  * makes a duplicate in the grade book, so the registry makes the resolution for one key a
  * single flight: every concurrent caller waits on it, and later callers reuse its result until
  * the entry ages out or is forgotten.
+ *
+ * The registry is single-flight only as far as it is shared. With `converge`, instances that share
+ * nothing still end on one column: see {@link convergeAfterCreate}.
  */
 export function resolveLineItem(
   registry: LineItemRegistry,
   scope: string,
   spec: ValidLineItemSpec,
-  lineItems: LineItems,
+  lineItems: ColumnOperations,
   resourceLinkId?: string,
   options?: CallOptions,
+  converge = false,
 ): Promise<LineItem> {
   const key = lineItemKey(scope, spec);
-  return registry.resolve(key, () => findOrCreate(registry, key, spec, lineItems, resourceLinkId, options));
+  return registry.resolve(key, () => findOrCreate(registry, key, spec, lineItems, resourceLinkId, options, converge));
 }
 
 /** Drops a kept column id the LMS no longer knows (404: the column was deleted), unless already replaced. */
@@ -48,9 +55,10 @@ async function findOrCreate(
   registry: LineItemRegistry,
   key: string,
   spec: ValidLineItemSpec,
-  lineItems: LineItems,
+  lineItems: ColumnOperations,
   resourceLinkId?: string,
   options?: CallOptions,
+  converge = false,
 ): Promise<LineItem> {
   /** A column found or created with a readable id: earlier unreadable creations no longer count. */
   const settled = async (item: LineItem): Promise<LineItem> => {
@@ -74,8 +82,9 @@ async function findOrCreate(
   for (;;) {
     const unreadable = await registry.unreadableCreations(key);
     if (unreadable >= MAX_UNREADABLE_CREATIONS) throw notCreatingAgain(unreadable);
+    let created: LineItem;
     try {
-      return await settled(await lineItems.create(body, options));
+      created = await lineItems.create(body, options);
     } catch (error) {
       if (isUnreadableCreation(error)) {
         // LTIAAS said the column was created but its answer has no id: it most likely exists.
@@ -93,7 +102,49 @@ async function findOrCreate(
       }
       throw error;
     }
+    return settled(converge ? await convergeAfterCreate(created, find, lineItems, options) : created);
   }
+}
+
+/**
+ * After creating a column, lists the matching columns again and returns the first in the LMS's
+ * order; when that is not the one just created, the created one is surplus and is deleted, only
+ * if it holds no scores. Several instances without shared state (serverless, no Redis) may all
+ * find nothing and all create; this makes them end on one column. It costs one more list per
+ * column created (never per grade), hence opt-in.
+ *
+ * Why no score is lost and no column with scores is deleted:
+ * - Nothing is posted to a created column before this check: the resolution's answer is the
+ *   outcome of the check, and scores are posted only after resolution.
+ * - Every resolution answers the first matching column of a listing (a search, or this check).
+ *   The LMS lists in creation order and only ever appends, and convergence deletes only columns
+ *   that were not first in their creator's listing; so the first column, once listed, stays first
+ *   and is never deleted by any instance, and every instance that lists after it exists picks it.
+ *   With a listing that shows what was created before it, no instance ever posts to a surplus
+ *   column, which is why deleting it loses nothing.
+ * - Defence against an LMS whose listing lags, or a person grading by hand: the surplus column's
+ *   results are read first and a column holding any score is kept (two columns in the grade
+ *   book, every score still there) rather than deleted.
+ * - Only the creator deletes, only its own column, known by the id its create returned: a column
+ *   created by a teacher or another instance is never touched.
+ * - A failed check throws (the grade is retried or queued, and its next resolution searches
+ *   first, so it picks the first column); a failed delete leaves an empty column, no grade in it.
+ */
+async function convergeAfterCreate(
+  created: LineItem,
+  find: () => Promise<LineItem | undefined>,
+  lineItems: ColumnOperations,
+  options?: CallOptions,
+): Promise<LineItem> {
+  // A listing that does not show the column just created knows nothing better: keep it.
+  const first = (await find()) ?? created;
+  if (first.id === created.id) return created;
+  try {
+    if (!(await lineItems.holdsScores(created.id, options))) await lineItems.delete(created.id, options);
+  } catch {
+    // Left in place: an empty surplus column is untidy but holds no grade; the grades go to `first`.
+  }
+  return first;
 }
 
 /**

@@ -30,8 +30,14 @@ export interface LineItems {
   delete(lineItemId: string, options?: CallOptions): Promise<void>;
 }
 
+/** What the column resolver needs beyond {@link LineItems}: whether a column holds any score (internal, not exported). */
+export interface ColumnOperations extends LineItems {
+  /** True when the LMS reports at least one result on the column. */
+  holdsScores(lineItemId: string, options?: CallOptions): Promise<boolean>;
+}
+
 /** The line item operations made with one credential (an ltik or a service key). */
-export class LineItemsOfCredential implements LineItems {
+export class LineItemsOfCredential implements ColumnOperations {
   constructor(
     private readonly api: LtiaasApi,
     private readonly credential: () => Credential,
@@ -81,5 +87,11 @@ export class LineItemsOfCredential implements LineItems {
 
   async delete(lineItemId: string, options?: CallOptions): Promise<void> {
     return this.api.deleteLineItem(this.credential(), validateLineItemId(lineItemId), options);
+  }
+
+  /** One result is enough to know: the first page, one entry long (a `next` link also means there are some). */
+  async holdsScores(lineItemId: string, options?: CallOptions): Promise<boolean> {
+    const page = await this.api.listResults(this.credential(), validateLineItemId(lineItemId), { limit: 1 }, options);
+    return page.scores.length > 0 || page.next !== undefined;
   }
 }

@@ -134,6 +134,11 @@ export interface ServiceKeyGradesParts {
   lineItems: LineItemRegistry;
   delivery: GradeDelivery;
   callDefaults: CallDefaults;
+  /**
+   * After creating a column, list again and converge on the first matching one (deleting an empty
+   * surplus column this instance created): for instances that share no column registry.
+   */
+  convergeColumns?: boolean;
 }
 
 /** The grade operations of the activity this service key belongs to. */
@@ -142,7 +147,7 @@ export function serviceKeyGrades(parts: ServiceKeyGradesParts, serviceKey: strin
 }
 
 class ServiceKeyGradesOfKey implements ServiceKeyGrades {
-  readonly lineItems: LineItems;
+  readonly lineItems: LineItemsOfCredential;
   private readonly credential: Credential;
   private readonly scope: string;
 
@@ -156,7 +161,7 @@ class ServiceKeyGradesOfKey implements ServiceKeyGrades {
     const valid = validateLineItemSpec(spec);
     // Checked here too: a cached column would otherwise let a bad override pass unnoticed.
     if (options) resolveCallOptions(options, this.parts.callDefaults);
-    return resolveLineItem(this.parts.lineItems, this.scope, valid, this.lineItems, valid.resourceLinkId, options);
+    return resolveLineItem(this.parts.lineItems, this.scope, valid, this.lineItems, valid.resourceLinkId, options, this.parts.convergeColumns);
   }
 
   async submitScore(lineItemId: string, score: UserScoreInput, options?: CallOptions): Promise<SubmittedGrade> {
@@ -200,7 +205,7 @@ class ServiceKeyGradesOfKey implements ServiceKeyGrades {
     // each gets the same outcome (queued or failed, or rejected) without another call.
     let columnError: unknown;
     if (typeof target !== 'string') {
-      await resolveLineItem(this.parts.lineItems, this.scope, target, this.lineItems, target.resourceLinkId, call).catch((error: unknown) => {
+      await resolveLineItem(this.parts.lineItems, this.scope, target, this.lineItems, target.resourceLinkId, call, this.parts.convergeColumns).catch((error: unknown) => {
         columnError = error;
       });
     }
