@@ -13,7 +13,9 @@ import { InProcessIdTokenCache } from '../src/state/idTokenCache';
 import { InProcessLineItemRegistry } from '../src/state/lineItemRegistry';
 import { InProcessScoreClock } from '../src/state/scoreClock';
 import { startEmulator, type LtiaasEmulator } from 'express-ltiaas-grades/testing';
-import { API_KEY } from './helpers/harness';
+import request from 'supertest';
+import { ltiaasGrades } from 'express-ltiaas-grades';
+import { API_KEY, EXPRESS_VERSIONS, quizApp } from './helpers/harness';
 
 const NO_RETRY = { retries: 0, minDelayMs: 0, maxDelayMs: 0 };
 
@@ -156,5 +158,35 @@ describe('column convergence without shared state', () => {
       expect(emulator.scores(earlier!).map((score) => score.userId)).toEqual(['student']);
       expect(emulator.countRequests({ method: 'DELETE' })).toBe(0);
     });
+  });
+});
+
+describe.each(EXPRESS_VERSIONS)('convergeColumns: true, two tool apps sharing nothing (%s)', (_name, expressLib) => {
+  it('30 concurrent first submissions through both apps end on one column with 30 scores; the option is off by default', async () => {
+    const emulator = await startEmulator({ apiKey: API_KEY });
+    emulator.setLatency(25);
+    const options = { ltiaasUrl: emulator.url, apiKey: API_KEY, retry: { retries: 0 } };
+    const converging = [ltiaasGrades({ ...options, convergeColumns: true }), ltiaasGrades({ ...options, convergeColumns: true })];
+    const plain = [ltiaasGrades(options), ltiaasGrades(options)];
+    try {
+      const finish = async (apps: ReturnType<typeof quizApp>[], contextId: string) => {
+        const students = Array.from({ length: 30 }, (_, i) => emulator.launch({ user: { id: `${contextId}-${i}` }, context: { id: contextId } }));
+        const answers = await Promise.all(
+          students.map((student, i) => request(apps[i % 2]!).post(`/quiz/7/finish?ltik=${student.ltik}`).send({ answers: ['b'] })),
+        );
+        expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+      };
+      await finish(converging.map((grades) => quizApp(expressLib, grades)), 'factory-converge');
+      const columns = emulator.lineItems({ contextId: 'factory-converge' });
+      expect(columns).toHaveLength(1);
+      expect(new Set(emulator.scores(columns[0]!.id).map((score) => score.userId)).size).toBe(30);
+
+      // The same race without the option: two columns (the default suits one instance, or Redis coordination).
+      await finish(plain.map((grades) => quizApp(expressLib, grades)), 'factory-default');
+      expect(emulator.lineItems({ contextId: 'factory-default' })).toHaveLength(2);
+    } finally {
+      await Promise.all([...converging, ...plain].map((grades) => grades.close()));
+      await emulator.close();
+    }
   });
 });

@@ -55,6 +55,14 @@ export interface LtiaasGradesOptions {
   cache?: { idTokens?: CacheOptions; lineItems?: CacheOptions };
   /** Most open connections to LTIAAS (kept alive and reused). Default `64`. */
   maxSockets?: number;
+  /**
+   * For several tool instances that share no state (serverless, containers without Redis): after
+   * creating a grade-book column, list the activity's columns again and use the first in the
+   * LMS's order, deleting an own surplus column only when it holds no scores, so every instance
+   * ends on one column. Costs one LTIAAS call per column created, none per grade. Not needed with
+   * one instance, nor with Redis coordination. Default `false`.
+   */
+  convergeColumns?: boolean;
   /** Where the package logs (console, pino, ...). Default: silent. */
   logger?: Logger;
   /**
@@ -89,6 +97,7 @@ export interface ResolvedOptions {
   extractLtik?: (req: Request) => string | undefined | null;
   cache: { idTokens: Required<CacheOptions>; lineItems: Required<CacheOptions> };
   maxSockets: number;
+  convergeColumns: boolean;
   logger: ResolvedLogger;
   outbox?: Outbox;
   serviceKeyStore?: ServiceKeyStore;
@@ -153,6 +162,7 @@ const optionSchemas: Record<keyof LtiaasGradesOptions, Joi.Schema> = {
     lineItems: cacheSchema(10_000, DAY_MS, 30 * DAY_MS),
   }).default(),
   maxSockets: Joi.number().integer().min(1).max(10_000).default(64),
+  convergeColumns: Joi.boolean().default(false),
   logger: Joi.any().custom((value) => {
     if (!isLogger(value)) throw new Error('must have debug/info/warn/error methods (console or pino)');
     return value;
@@ -187,6 +197,7 @@ const FIXES: Record<keyof LtiaasGradesOptions, string> = {
   extractLtik: 'pass a function (req) => ltik or undefined',
   cache: 'pass { idTokens: { max, ttlMs }, lineItems: { max, ttlMs } }',
   maxSockets: 'pass a whole number, e.g. maxSockets: 64',
+  convergeColumns: 'pass true when several instances share no state, false (the default) otherwise',
   logger: 'pass console or a pino logger',
   outbox: 'pass fileOutbox({ dir }), or an object of your own with those methods',
   serviceKeyStore: 'pass fileServiceKeyStore({ file }) or an object with save, get and list',

@@ -52,13 +52,14 @@ export function buildGrades(options: ResolvedOptions): GradesParts {
   const lineItems = new InProcessLineItemRegistry(options.cache.lineItems);
   const clock = new InProcessScoreClock();
   const { outbox } = options;
-  const delivery = new GradeDelivery({ api, idTokens, lineItems, clock, events, logger, ...(outbox ? { outbox } : {}) });
+  const { convergeColumns } = options;
+  const delivery = new GradeDelivery({ api, idTokens, lineItems, clock, events, logger, convergeColumns, ...(outbox ? { outbox } : {}) });
   outbox?.connect(delivery.outboxWorker());
 
   // Made once: the middleware makes a launch's grade operations on every request.
   const callDefaults = { retry: options.retry, timeoutMs: options.timeoutMs };
-  const launchParts = { api, idTokens, lineItems, delivery, callDefaults };
-  const serviceKeyParts = { api, lineItems, delivery, callDefaults };
+  const launchParts = { api, idTokens, lineItems, delivery, callDefaults, convergeColumns };
+  const serviceKeyParts = { api, lineItems, delivery, callDefaults, convergeColumns };
   return {
     events,
     forLaunch: (ltik) => launchGrades(launchParts, ltik),
