@@ -52,6 +52,27 @@ export interface Outbox {
   discard(id: string): Promise<boolean>;
   /** Stops delivering; pending grades stay stored for the next run. */
   close(): Promise<void>;
+  /**
+   * Optional: counts for `grades.status()` and the outbox gauges, without listing every grade.
+   * An outbox without it is counted through `pending()` and `failed()`.
+   */
+  stats?(): Promise<OutboxStats>;
+}
+
+/** What an outbox holds and whether it is holding back, as `grades.status()` reports it. */
+export interface OutboxStats {
+  /** Grades waiting for delivery. */
+  pending: number;
+  /** Grades refused for good (the dead-letter list). */
+  failed: number;
+  /** When the oldest pending grade was accepted (ISO 8601); absent when nothing is pending. */
+  oldestPendingAt?: string;
+  /** True while delivery is held back because LTIAAS or the LMS kept failing (one probe at a time). */
+  paused: boolean;
+  /** When the next delivery attempt is due while paused (ISO 8601). */
+  pausedUntil?: string;
+  /** Delivery attempts that failed in a row in a way that may pass (0 once one succeeds). */
+  consecutiveFailures: number;
 }
 
 /** The methods of {@link Outbox}, in the order a message lists them. */
