@@ -2,6 +2,7 @@
 import Joi from 'joi';
 import { FileOutboxStorage } from './fileOutboxStorage';
 import { StorageOutbox, type OutboxOptions } from './gradeOutbox';
+import { encryptionKeySchema, JobCipher } from './jobCipher';
 import type { GradeOutbox } from './outbox';
 import { outboxOptionsFields, validateOutboxOptions, type ResolvedOutboxOptions } from './outboxOptions';
 
@@ -13,9 +14,16 @@ export interface FileOutboxOptions extends OutboxOptions {
    * service keys. Required.
    */
   dir: string;
+  /**
+   * Optional: a secret of at least 32 characters. Each file then holds its job encrypted
+   * (AES-256-GCM, key derived by HKDF), readable only with this key; without it, files are
+   * plain JSON. A folder is read with the setting it was written with: files of the other kind
+   * are set aside in `quarantine/`, so drain the outbox before turning encryption on or off.
+   */
+  encryptionKey?: string;
 }
 
-const fileOutboxSchema = Joi.object({ dir: Joi.string().min(1).required(), ...outboxOptionsFields }).required();
+const fileOutboxSchema = Joi.object({ dir: Joi.string().min(1).required(), encryptionKey: encryptionKeySchema, ...outboxOptionsFields }).required();
 
 /**
  * A durable outbox in `dir`. Pass it to `ltiaasGrades({ outbox })`: a grade that cannot be
@@ -29,6 +37,6 @@ const fileOutboxSchema = Joi.object({ dir: Joi.string().min(1).required(), ...ou
  * const grades = ltiaasGrades({ ltiaasUrl, apiKey, outbox: fileOutbox({ dir: '/var/lib/my-tool/outbox' }) });
  */
 export function fileOutbox(options: FileOutboxOptions): GradeOutbox {
-  const { dir, ...outboxOptions } = validateOutboxOptions<ResolvedOutboxOptions & { dir: string }>(fileOutboxSchema, options, 'fileOutbox()');
-  return new StorageOutbox(FileOutboxStorage.open(dir), outboxOptions);
+  const { dir, encryptionKey, ...outboxOptions } = validateOutboxOptions<ResolvedOutboxOptions & { dir: string; encryptionKey?: string }>(fileOutboxSchema, options, 'fileOutbox()');
+  return new StorageOutbox(FileOutboxStorage.open(dir, encryptionKey === undefined ? undefined : new JobCipher(encryptionKey)), outboxOptions);
 }

@@ -1,10 +1,11 @@
-// Keeps outbox jobs as one private JSON file each in pending/ and failed/; sets aside any file it cannot trust.
+// Keeps outbox jobs as one private JSON file each in pending/ and failed/ (sealed with the encryptionKey when there is one); sets aside any file it cannot trust.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { removeFile, writeFileDurably } from '../durableFile';
 import { OptionsError } from '../errors';
 import { silentLogger, type ResolvedLogger } from '../logger';
-import { readJobFile } from './jobFile';
+import type { JobCipher } from './jobCipher';
+import { readJobFile, sealedJobFile, unsealedJobFile } from './jobFile';
 import { FAILED, openOutboxFolder, PENDING, QUARANTINE } from './outboxFolder';
 import type { OutboxLock } from './outboxLock';
 import type { FailedGradeJob, OutboxStorage, StoredGradeJob } from './outboxTypes';
@@ -16,7 +17,7 @@ export class FileOutboxStorage implements OutboxStorage {
   private readonly quarantineDir: string;
   private logger: ResolvedLogger = silentLogger;
 
-  private constructor(readonly dir: string, private readonly lock: OutboxLock) {
+  private constructor(readonly dir: string, private readonly lock: OutboxLock, private readonly cipher?: JobCipher) {
     this.pendingDir = path.join(dir, PENDING);
     this.failedDir = path.join(dir, FAILED);
     this.quarantineDir = path.join(dir, QUARANTINE);
@@ -24,11 +25,12 @@ export class FileOutboxStorage implements OutboxStorage {
 
   /**
    * Checks, locks and prepares `dir` synchronously (see openOutboxFolder): throws OptionsError
-   * at start-up rather than failing later with grades in hand.
+   * at start-up rather than failing later with grades in hand. With a `cipher`, every file is
+   * written sealed and only files sealed with it are read.
    */
-  static open(dir: string): FileOutboxStorage {
+  static open(dir: string, cipher?: JobCipher): FileOutboxStorage {
     const lock = openOutboxFolder(dir);
-    return new FileOutboxStorage(path.resolve(dir), lock);
+    return new FileOutboxStorage(path.resolve(dir), lock, cipher);
   }
 
   useLogger(logger: ResolvedLogger): void {
@@ -41,7 +43,12 @@ export class FileOutboxStorage implements OutboxStorage {
   }
 
   async save(job: StoredGradeJob): Promise<void> {
-    await writeFileDurably(this.fileOf(this.pendingDir, job.id), JSON.stringify(job));
+    await writeFileDurably(this.fileOf(this.pendingDir, job.id), this.textOf(job));
+  }
+
+  /** The file's content: the job's JSON, or with a cipher `{"sealed":"v1...."}` bound to the job's id. */
+  private textOf(job: StoredGradeJob): string {
+    return JSON.stringify(this.cipher ? sealedJobFile(this.cipher, job) : job);
   }
 
   async remove(id: string): Promise<void> {
@@ -54,7 +61,7 @@ export class FileOutboxStorage implements OutboxStorage {
 
   async moveToFailed(job: FailedGradeJob): Promise<void> {
     // Written to failed/ first: a crash in between leaves the job in both lists, never in none.
-    await writeFileDurably(this.fileOf(this.failedDir, job.id), JSON.stringify(job));
+    await writeFileDurably(this.fileOf(this.failedDir, job.id), this.textOf(job));
     await removeFile(this.fileOf(this.pendingDir, job.id));
   }
 
@@ -95,7 +102,13 @@ export class FileOutboxStorage implements OutboxStorage {
         await this.quarantine(dir, name, 'not JSON');
         continue;
       }
-      const reading = read(parsed);
+      // Named by its file: a sealed job only opens under the id it was sealed with.
+      const opened = unsealedJobFile(this.cipher, parsed, name.slice(0, -'.json'.length));
+      if ('problem' in opened) {
+        await this.quarantine(dir, name, opened.problem);
+        continue;
+      }
+      const reading = read(opened.value);
       if ('problem' in reading) await this.quarantine(dir, name, reading.problem);
       // A job not named after its id would never be removed once delivered, and delivered again at every start.
       else if (`${reading.job.id}.json` !== name) await this.quarantine(dir, name, 'its id is not its file name');

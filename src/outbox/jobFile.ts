@@ -1,5 +1,6 @@
-// Reads one stored job file, only if this process's user wrote it and nobody else can read or change it.
+// Reads one stored job file, only if this process's user wrote it and nobody else can read or change it; seals and opens its content.
 import fs, { promises as fsp } from 'node:fs';
+import type { JobCipher } from './jobCipher';
 import { processUid } from './outboxFolder';
 
 /** A job is a few kB; anything this large was not written by the outbox. */
@@ -48,4 +49,28 @@ export async function readJobFile(file: string): Promise<JobFileContent | undefi
   } finally {
     await handle.close();
   }
+}
+
+/** What a file of a folder with an `encryptionKey` holds: the job sealed under its id. */
+export interface SealedJobFile {
+  sealed: string;
+}
+
+export const sealedJobFile = (cipher: JobCipher, job: { id: string }): SealedJobFile => ({ sealed: cipher.seal(job, job.id) });
+
+const isSealedJobFile = (value: unknown): value is SealedJobFile =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && 'sealed' in value && Object.keys(value).length === 1;
+
+/**
+ * The job a parsed file holds, or why it cannot be used (a short phrase, safe to log). With a
+ * cipher only sealed files are read, so a file planted or edited in the folder grades nobody;
+ * without one a sealed file is set aside, to be moved back once the outbox has its key.
+ */
+export function unsealedJobFile(cipher: JobCipher | undefined, parsed: unknown, id: string): { value: unknown } | { problem: string } {
+  if (!isSealedJobFile(parsed)) {
+    return cipher ? { problem: 'not encrypted, and this outbox has an encryptionKey (deliver it by starting once without the key)' } : { value: parsed };
+  }
+  if (!cipher) return { problem: 'encrypted: start the outbox with the encryptionKey it was written with, then move it back' };
+  const value = cipher.open(parsed.sealed, id);
+  return value === undefined ? { problem: 'cannot be decrypted with this encryptionKey (another key, another file name, or altered)' } : { value };
 }
