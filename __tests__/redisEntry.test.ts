@@ -30,16 +30,22 @@ function optionsError(build: () => unknown): { code?: string; status?: number; m
 }
 
 describe('the redis subpath', () => {
-  it('is not loaded by the main entry, and neither is ioredis', async () => {
+  it('is not loaded by the main entry, and neither is ioredis nor bullmq', async () => {
     const loaded = await modulesLoadedBy('src/index.ts');
     expect(loaded).toContain('src/index.ts');
-    expect(loaded.filter((file) => file.startsWith('src/redis/') || /node_modules\/(ioredis|@ioredis)\//.test(file))).toEqual([]);
+    expect(loaded.filter((file) => file.startsWith('src/redis/') || /node_modules\/(ioredis|@ioredis|bullmq)\//.test(file))).toEqual([]);
   });
 
   it('does not load ioredis itself: the application passes its own client', async () => {
     const loaded = await modulesLoadedBy('src/redis/index.ts');
     expect(loaded).toContain('src/redis/redisCoordination.ts');
     expect(loaded.filter((file) => /node_modules\/(ioredis|@ioredis)\//.test(file))).toEqual([]);
+  });
+
+  it('loads bullmq only once a BullMQ outbox is made, so that redisCoordination() users need not install it', async () => {
+    const loaded = await modulesLoadedBy('src/redis/index.ts');
+    expect(loaded).toContain('src/redis/bullmqOutbox.ts');
+    expect(loaded.filter((file) => /node_modules\/bullmq\//.test(file))).toEqual([]);
   });
 });
 
@@ -69,6 +75,13 @@ describe('the redis subpath in package.json', () => {
     expect(manifest.peerDependenciesMeta?.ioredis).toEqual({ optional: true });
     expect(manifest.devDependencies.ioredis).toBeDefined();
     expect(manifest.dependencies.ioredis).toBeUndefined();
+  });
+
+  it('has bullmq 6.7 or later 6.x as an optional peer (for bullmqOutbox() only), and tests against 6.7.x', () => {
+    expect(manifest.peerDependencies.bullmq).toBe('^6.7.0');
+    expect(manifest.peerDependenciesMeta?.bullmq).toEqual({ optional: true });
+    expect(manifest.devDependencies.bullmq).toMatch(/^~6\.7\./);
+    expect(manifest.dependencies.bullmq).toBeUndefined();
   });
 });
 

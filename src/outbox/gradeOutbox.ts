@@ -40,7 +40,7 @@ const timerDelayMs = (delayMs: number) => (Number.isNaN(delayMs) ? 0 : Math.min(
 /** Retries of one job whose dead-letter write failed count up to this in its backoff. */
 const MAX_JOB_BACKOFF_STEP = 20;
 
-function jobErrorOf(error: unknown): JobError {
+export function jobErrorOf(error: unknown): JobError {
   if (!isLtiaasGradesError(error)) return { code: 'UNEXPECTED', message: 'The delivery failed unexpectedly.' };
   return {
     code: error.code,

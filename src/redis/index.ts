@@ -5,3 +5,5 @@ export { RedisColumnCache, type ColumnKey, type RedisColumnCacheOptions } from '
 export { RedisIdTokenCache, type RedisIdTokenCacheOptions } from './idTokenCache';
 export { RedisScoreClock, type RedisScoreClockOptions } from './scoreClock';
 export type { RedisClientLike } from './redisClient';
+export { bullmqOutbox, startOutboxWorker, type BullmqOutbox } from './bullmqOutbox';
+export type { BullmqConnection, BullmqOutboxOptions, IoredisClientLike, IoredisOptionsLike } from './bullmqOptions';
