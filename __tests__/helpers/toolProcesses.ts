@@ -10,9 +10,9 @@ export interface ToolProcess {
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
-/** Spawns the tool; lines are split on newlines across chunks, so none is ever cut in two. */
-export function spawnTool(env: Record<string, string>): ToolProcess {
-  const child = spawn(process.execPath, ['-r', path.join(FIXTURES, 'registerTs.js'), path.join(FIXTURES, 'toolProcess.ts')], {
+/** Spawns the tool (`fixture`: a file of __tests__/fixtures/); lines are split on newlines across chunks, so none is ever cut in two. */
+export function spawnTool(env: Record<string, string>, fixture = 'toolProcess.ts'): ToolProcess {
+  const child = spawn(process.execPath, ['-r', path.join(FIXTURES, 'registerTs.js'), path.join(FIXTURES, fixture)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -28,8 +28,8 @@ export function spawnTool(env: Record<string, string>): ToolProcess {
 }
 
 /** Starts the tool and resolves with its port once it listens; rejects if it exits first. */
-export function startTool(env: Record<string, string>): Promise<ToolProcess & { port: number }> {
-  const tool = spawnTool(env);
+export function startTool(env: Record<string, string>, fixture?: string): Promise<ToolProcess & { port: number }> {
+  const tool = spawnTool(env, fixture);
   return new Promise((resolve, reject) => {
     tool.child.stdout!.on('data', () => {
       const listening = tool.output.find((line) => line.startsWith('listening '));
