@@ -34,7 +34,7 @@ export async function startBullmqHarness(server: RedisTestServer): Promise<Bullm
     emulator,
     queueName,
     instance(options = {}, gradesOptions = {}) {
-      const outbox = bullmqOutbox({ connection: server.client(), encryptionKey: ENCRYPTION_KEY, queueName, retry: { minDelayMs: 20, maxDelayMs: 100 }, ...options });
+      const outbox = bullmqOutbox({ encryptionKey: ENCRYPTION_KEY, queueName, retry: { minDelayMs: 20, maxDelayMs: 100 }, ...options, connection: options.connection ?? server.client() });
       const grades = ltiaasGrades({ ltiaasUrl: emulator.url, apiKey: API_KEY, outbox, retry: { retries: 0 }, timeoutMs: 2000, ...gradesOptions });
       const instance = { outbox, grades };
       instances.push(instance);

@@ -76,8 +76,6 @@ describe('bullmqOutbox', () => {
 
   it('makes one job of one grade enqueued twice', async () => {
     const { outbox } = harness.instance({ worker: false });
-    const { grades } = harness.instance({ worker: false });
-    void grades;
     const grade = { ltik: 'ltik-of-a-launch', score: { scoreGiven: 1, scoreMaximum: 2, activityProgress: 'Completed', gradingProgress: 'FullyGraded' }, timestamp: '2026-01-01T00:00:00.000Z' } as never;
     const first = await outbox.enqueue(grade, new Error('LTIAAS down'));
     const second = await outbox.enqueue(grade, new Error('LTIAAS down'));
@@ -85,7 +83,29 @@ describe('bullmqOutbox', () => {
     const other = await outbox.enqueue({ ...(grade as object), timestamp: '2026-01-01T00:00:01.000Z' } as never, new Error('LTIAAS down'));
     expect(other.id).not.toBe(first.id);
     expect((await outbox.pending()).map((job) => job.id).sort()).toEqual([first.id, other.id].sort());
-    expect((await outbox.stats()).pending).toBe(2);
+    const pending = await outbox.pending();
+    expect(await outbox.stats()).toMatchObject({ pending: 2, failed: 0, oldestPendingAt: pending.find((job) => job.id === first.id)!.createdAt });
+  });
+
+  it('gives up on a grade still undeliverable after maxAgeMs, keeping it as failed', async () => {
+    const { grades, outbox } = harness.instance({ maxAgeMs: 1000, retry: { minDelayMs: 50, maxDelayMs: 100 } });
+    const launch = harness.emulator.launch({ user: { id: 'too-old' }, lineItem: lab });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });
+    expect((await grades.forLaunch(launch.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 })).status).toBe('queued');
+    await until(async () => (await outbox.failed()).length === 1, 20_000, 'the grade given up');
+    const [failed] = await outbox.failed();
+    expect(failed!.error).toMatchObject({ code: 'LTIAAS_UNAVAILABLE', message: expect.stringMatching(/^Gave up after/) });
+    expect(Date.parse(failed!.failedAt) - Date.parse(failed!.createdAt)).toBeGreaterThanOrEqual(1000);
+    expect(await outbox.stats()).toMatchObject({ pending: 0, failed: 1 });
+  });
+
+  it('takes ioredis connection options instead of a client', async () => {
+    const { grades, outbox } = harness.instance({ connection: { host: '127.0.0.1', port: server.port, disconnectTimeout: 0 } });
+    const launch = harness.emulator.launch({ user: { id: 'by-options' }, lineItem: lab });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: 1 });
+    expect((await grades.forLaunch(launch.ltik).submit({ scoreGiven: 2, scoreMaximum: 10 })).status).toBe('queued');
+    expect(await outbox.drain(20_000)).toBe(true);
+    expect(harness.emulator.scores(launch.lineItemId!, 'by-options')).toHaveLength(1);
   });
 
   it('keeps a final refusal as a failed job with the LMS message; requeue() sends it again, discard() removes it', async () => {
@@ -156,15 +176,14 @@ describe('bullmqOutbox', () => {
 
   it('never closes the application\'s own client, and closes the connections it opened', async () => {
     const redis = server.client();
-    const before = Number((await redis.info('clients')).match(/connected_clients:(\d+)/)![1]);
-    const outbox = bullmqOutbox({ connection: redis, encryptionKey: ENCRYPTION_KEY, queueName: harness.queueName });
-    const grades = harness.instance().grades;
-    void grades;
-    const own = harness.instance({ connection: redis });
-    await own.outbox.stats();
-    await until(async () => Number((await redis.info('clients')).match(/connected_clients:(\d+)/)![1]) > before, 10_000, 'the outbox connections');
-    await own.grades.close();
-    await outbox.close();
+    const connected = async () => Number(/connected_clients:(\d+)/.exec(await redis.info('clients'))![1]);
+    const before = await connected();
+    const { grades, outbox } = harness.instance({ connection: redis });
+    await outbox.stats();
+    // Its own: one for enqueue and the lists, one for the worker, and BullMQ's blocking one.
+    await until(async () => (await connected()) === before + 3, 10_000, 'the outbox\'s three connections');
+    await grades.close();
+    await until(async () => (await connected()) === before, 10_000, 'the outbox\'s connections closed');
     expect(redis.status).toBe('ready');
     expect(await redis.ping()).toBe('PONG');
   });
