@@ -86,6 +86,8 @@ describe('the pause while LTIAAS fails', () => {
     await until(() => scorePosts(harness.emulator.requests).length >= 2, 20_000, 'the first probe');
     const [, probe] = scorePosts(harness.emulator.requests);
     expect(Date.parse(probe!.at)).toBeGreaterThanOrEqual(Date.parse(direct!.at) + 2000);
+    // The outbox records the failed attempt just after LTIAAS answered it.
+    await until(async () => (await outbox.pending())[0]?.attempts === 1, 20_000, 'the first attempt recorded');
     const [pending] = await outbox.pending();
     expect(pending).toMatchObject({ attempts: 1, lastError: expect.objectContaining({ code: 'LTIAAS_UNAVAILABLE', upstreamStatus: 503 }) });
     expect(Date.parse(pending!.nextAttemptAt)).toBeGreaterThanOrEqual(Date.parse(probe!.at) + 2000);

@@ -30,6 +30,7 @@ import { JOB_ID_PATTERN, readFailedJob, readStoredJob } from '../outbox/storedJo
 import { retryDelayMs } from '../client/retryPolicy';
 import { isIoredisClient, resolveBullmqOutboxOptions, type BullmqOutboxOptions, type ResolvedBullmqOutboxOptions } from './bullmqOptions';
 import { loadBullmq, loadIoredis, type BullmqModule } from './bullmqModule';
+import { DeliverySlots } from './deliverySlots';
 import { OutboxGate } from './outboxGate';
 import type { RedisClientLike } from './redisClient';
 
@@ -46,8 +47,14 @@ const BACKOFF_TYPE = 'ltiaas-grades';
 const MAX_ATTEMPTS = 2 ** 31 - 1;
 /** BullMQ applies a manual rate limit only to workers with a limiter: one far above any real rate. */
 const LIMITER = { max: 1_000_000, duration: 1000 };
+/**
+ * BullMQ fetches jobs one after another and refills its slots only between deliveries; it holds
+ * this many times `concurrency` jobs, of which `concurrency` are delivered at once (DeliverySlots),
+ * so that a delivery starts the moment another ends.
+ */
+const PREFETCH_FACTOR = 2;
 /** How often a paused worker looks again (BullMQ's maximumRateLimitDelay): the lag between a probe's success and the other instances' return. */
-const PAUSE_POLL_MS = 250;
+const PAUSE_POLL_MS = 100;
 /** A student's request waits at most this long for Redis to take a grade, then is answered as not delivered. */
 const ENQUEUE_DEADLINE_MS = 5000;
 /** A worker whose job stalled (its process died) gets it back this many times before BullMQ fails it. */
@@ -77,6 +84,8 @@ interface RunningWorker {
   /** A queue handle on the worker's connection, for the pause (rate limit) and promotions from inside a delivery. */
   control: Queue;
   worker: Worker;
+  /** The outbox's `concurrency`: deliveries under way at once in this process. */
+  slots: DeliverySlots;
 }
 
 /** A retryable failure, as thrown to BullMQ: the code only (Redis keeps the message), and the pause the backoff strategy returns. */
@@ -127,6 +136,8 @@ class BullmqGradeOutbox implements BullmqOutbox {
   private closed = false;
   private redisDown = false;
   private waking = false;
+  /** The probe this process is making, if any: resolves when it has its answer. */
+  private localProbe?: Promise<void>;
   private lastWake = 0;
   /** Delivered or refused jobs, until BullMQ reports them completed or failed (then the grades instance is told). */
   private readonly delivered = new Map<string, { job: StoredGradeJob; submitted: Parameters<OutboxWorker['onDelivered']>[1] }>();
@@ -214,11 +225,11 @@ class BullmqGradeOutbox implements BullmqOutbox {
     const { queueName, prefix, concurrency, retry } = this.options;
     const control = new bull.Queue(queueName, { connection: connection as never, prefix });
     control.on('error', this.onRedisError);
-    const run: Partial<RunningWorker> = { connection, control };
+    const run: Partial<RunningWorker> = { connection, control, slots: new DeliverySlots(concurrency) };
     const worker = new bull.Worker(queueName, (job: Job) => this.process(bull, job, hooks, run as RunningWorker), {
       connection: connection as never,
       prefix,
-      concurrency,
+      concurrency: concurrency * PREFETCH_FACTOR,
       limiter: LIMITER,
       maximumRateLimitDelay: PAUSE_POLL_MS,
       maxStalledCount: MAX_STALLED_COUNT,
@@ -269,25 +280,47 @@ class BullmqGradeOutbox implements BullmqOutbox {
 
   /** One delivery attempt of a job BullMQ handed this worker. */
   private async process(bull: BullmqModule, bullJob: Job, hooks: OutboxWorker, run: RunningWorker): Promise<void> {
+    const free = await run.slots.take();
+    try {
+      await this.deliverJob(bull, bullJob, hooks, run);
+    } finally {
+      free();
+    }
+  }
+
+  private async deliverJob(bull: BullmqModule, bullJob: Job, hooks: OutboxWorker, run: RunningWorker): Promise<void> {
     const opened = this.openJob(bullJob);
     if (!opened) {
       this.logger.error({ id: bullJob.id }, 'outbox: a job cannot be decrypted with this encryptionKey; it is kept on the dead-letter list');
       throw this.unrecoverable(bull, UNREADABLE.code);
     }
-    const decision = await this.gate.enter(run.connection);
+    let decision = await this.gate.enter(run.connection);
+    // While this process probes, the jobs it fetched meanwhile wait for the answer here: after a
+    // success they go at once, instead of after BullMQ's next look at its pause.
+    while (decision.kind === 'wait' && this.localProbe) {
+      await this.localProbe;
+      decision = await this.gate.enter(run.connection);
+    }
     if (decision.kind === 'wait') {
-      // Another instance is probing: back to the waiting list (not an attempt), everyone paused until it answers.
+      // Paused, or another instance is probing: back to the waiting list (not an attempt), every instance held back meanwhile.
       await run.control.rateLimit(decision.waitMs);
       throw bull.Worker.RateLimitError();
     }
+    let probeDone: (() => void) | undefined;
+    if (decision.kind === 'probe') this.localProbe = new Promise<void>((resolve) => (probeDone = resolve));
     try {
-      await this.attempt(bull, bullJob, opened.job, hooks, run);
+      await this.attempt(bull, bullJob, opened.job, hooks, run, decision.kind === 'probe');
     } finally {
-      if (decision.kind === 'probe') await decision.lease.release().catch(() => undefined);
+      if (decision.kind === 'probe') {
+        await decision.lease.release().catch(() => undefined);
+        this.localProbe = undefined;
+        probeDone!();
+      }
     }
   }
 
-  private async attempt(bull: BullmqModule, bullJob: Job, job: StoredGradeJob, hooks: OutboxWorker, run: RunningWorker): Promise<void> {
+  /** `probing`: this delivery holds the probe lease, so an outage is on record and its outcome ends or extends it. */
+  private async attempt(bull: BullmqModule, bullJob: Job, job: StoredGradeJob, hooks: OutboxWorker, run: RunningWorker, probing: boolean): Promise<void> {
     job.attempts += 1;
     // What the attempt learns (user, service key) is sealed into the job before it is used.
     const persist = async (grade: GradeRecord) => {
@@ -301,8 +334,10 @@ class BullmqGradeOutbox implements BullmqOutbox {
       outcome = { kind: 'retry', error: error as LtiaasGradesError };
     }
     if (outcome.kind === 'delivered') {
-      // Lifted before BullMQ marks the job done, so that its next fetch already runs at full concurrency.
-      await this.liftPause(run.connection, run.control);
+      // Lifted before BullMQ marks the job done, so that its next fetch already runs at full
+      // concurrency. A delivery made without an outage on record has nothing to lift: one Redis
+      // call less per grade (a failure noted meanwhile elsewhere is ended by its next probe).
+      if (probing) await this.liftPause(run.connection, run.control);
       this.delivered.set(bullJob.id!, { job, submitted: outcome.submitted });
       return;
     }
@@ -346,6 +381,9 @@ class BullmqGradeOutbox implements BullmqOutbox {
     if (!(await this.gate.end(connection))) return;
     await queue.removeRateLimitKey();
     await queue.promoteJobs();
+    // Workers that found nothing to fetch during the pause block on BullMQ's marker; resuming
+    // the queue (unless someone paused it on purpose) sets the marker, so they start at once.
+    if (!(await queue.isPaused())) await queue.resume();
     this.logger.info({}, 'outbox: LTIAAS answers again; delivering the held grades');
   }
 

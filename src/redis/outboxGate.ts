@@ -29,10 +29,17 @@ export interface OutageState {
   pausedUntil: number;
 }
 
-// 0: no outage, deliver; -1: the lease is ours, probe; > 0: another probe runs, wait that long.
+// Times are Redis's own (TIME), so that instances whose clocks differ agree on when a pause ends.
+const NOW_MS = `local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`;
+
+// 0: no outage, deliver; -1: the lease is ours, probe; > 0: paused, or another probe runs: wait that long.
 const enter = new LuaScript(`
 local failures = tonumber(redis.call('HGET', KEYS[1], 'failures') or '0')
 if failures == 0 then return 0 end
+${NOW_MS}
+local untilMs = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+if untilMs > now then return untilMs - now end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
 local ttl = redis.call('PTTL', KEYS[2])
 if ttl < 1 then return 1 end
@@ -44,16 +51,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 `);
 
-// ARGV[2] = '1': only when no pause is running (a grade queued while already paused adds no failure). Returns the new count, or -1.
+// ARGV[1] = '1': only when no pause is running (a grade queued while already paused adds no failure). Returns the new count, or -1.
 const countFailure = new LuaScript(`
-if ARGV[2] == '1' and tonumber(redis.call('HGET', KEYS[1], 'until') or '0') > tonumber(ARGV[1]) then return -1 end
+${NOW_MS}
+if ARGV[1] == '1' and tonumber(redis.call('HGET', KEYS[1], 'until') or '0') > now then return -1 end
 return redis.call('HINCRBY', KEYS[1], 'failures', 1)
 `);
 
-// Only while the outage is still on record: a success in between has ended it.
-const pauseUntil = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'until', ARGV[1]) end
-return 1
+// Pauses for ARGV[1] ms from now, only while the outage is still on record (a success in between has ended it). Returns the end (ms since epoch).
+const pauseFor = new LuaScript(`
+${NOW_MS}
+local untilMs = now + tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'until', untilMs) end
+return untilMs
 `);
 
 const endOutage = new LuaScript(`return redis.call('DEL', KEYS[1])`);
@@ -73,7 +83,7 @@ export class OutboxGate {
     this.probeKey = `${queueKey}:outbox-probe`;
   }
 
-  /** Before a delivery: go ahead (no outage), probe (this worker took the lease), or wait for the running probe. */
+  /** Before a delivery: go ahead (no outage), probe (this worker took the lease), or wait (paused, or another probe runs). */
   async enter(redis: RedisClientLike): Promise<GateDecision> {
     const token = randomBytes(16).toString('hex');
     const answer = Number(await enter.run(redis, [this.outageKey, this.probeKey], [token, PROBE_LEASE_MS]));
@@ -100,11 +110,11 @@ export class OutboxGate {
    * Resolves the pause in ms, or undefined when `onlyIfOpen` and a pause is already running.
    */
   async noteFailure(redis: RedisClientLike, error: unknown, onlyIfOpen = false): Promise<number | undefined> {
-    const count = Number(await countFailure.run(redis, [this.outageKey], [Date.now(), onlyIfOpen ? '1' : '0']));
+    const count = Number(await countFailure.run(redis, [this.outageKey], [onlyIfOpen ? '1' : '0']));
     if (count < 0) return undefined;
     const retryAfterMs = isLtiaasGradesError(error) ? error.upstream?.retryAfterMs : undefined;
     const delay = retryDelayMs(count - 1, { retries: 0, ...this.backoff }, retryAfterMs);
-    await pauseUntil.run(redis, [this.outageKey], [Date.now() + delay]);
+    await pauseFor.run(redis, [this.outageKey], [delay]);
     return delay;
   }
 
