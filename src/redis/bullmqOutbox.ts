@@ -31,7 +31,7 @@ import { retryDelayMs } from '../client/retryPolicy';
 import { isIoredisClient, resolveBullmqOutboxOptions, type BullmqOutboxOptions, type ResolvedBullmqOutboxOptions } from './bullmqOptions';
 import { loadBullmq, loadIoredis, type BullmqModule } from './bullmqModule';
 import { DeliverySlots } from './deliverySlots';
-import { OutboxGate } from './outboxGate';
+import { OutboxGate, type GateDecision } from './outboxGate';
 import type { RedisClientLike } from './redisClient';
 
 /** What {@link bullmqOutbox} returns: an outbox for `ltiaasGrades({ outbox })`, with counts for status pages. */
@@ -139,6 +139,8 @@ class BullmqGradeOutbox implements BullmqOutbox {
   /** The probe this process is making, if any: resolves when it has its answer. */
   private localProbe?: Promise<void>;
   private lastWake = 0;
+  /** Failures this process counted, so that a gate answer older than one is asked again. */
+  private failuresSeen = 0;
   /** Delivered or refused jobs, until BullMQ reports them completed or failed (then the grades instance is told). */
   private readonly delivered = new Map<string, { job: StoredGradeJob; submitted: Parameters<OutboxWorker['onDelivered']>[1] }>();
   private readonly refused = new Map<string, { job: FailedGradeJob; error: LtiaasGradesError }>();
@@ -280,21 +282,26 @@ class BullmqGradeOutbox implements BullmqOutbox {
 
   /** One delivery attempt of a job BullMQ handed this worker. */
   private async process(bull: BullmqModule, bullJob: Job, hooks: OutboxWorker, run: RunningWorker): Promise<void> {
+    // Asked while the job waits for a slot, so that its delivery starts the moment one frees. An
+    // answer older than a failure this process saw meanwhile is not trusted; one older than a
+    // failure elsewhere costs at most this one request before the pause reaches this process.
+    const failuresBefore = this.failuresSeen;
+    const noOutage = this.gate.noOutage(run.connection).catch(() => false);
     const free = await run.slots.take();
     try {
-      await this.deliverJob(bull, bullJob, hooks, run);
+      await this.deliverJob(bull, bullJob, hooks, run, (await noOutage) && this.failuresSeen === failuresBefore);
     } finally {
       free();
     }
   }
 
-  private async deliverJob(bull: BullmqModule, bullJob: Job, hooks: OutboxWorker, run: RunningWorker): Promise<void> {
+  private async deliverJob(bull: BullmqModule, bullJob: Job, hooks: OutboxWorker, run: RunningWorker, noOutage: boolean): Promise<void> {
     const opened = this.openJob(bullJob);
     if (!opened) {
       this.logger.error({ id: bullJob.id }, 'outbox: a job cannot be decrypted with this encryptionKey; it is kept on the dead-letter list');
       throw this.unrecoverable(bull, UNREADABLE.code);
     }
-    let decision = await this.gate.enter(run.connection);
+    let decision: GateDecision = noOutage ? { kind: 'open' } : await this.gate.enter(run.connection);
     // While this process probes, the jobs it fetched meanwhile wait for the answer here: after a
     // success they go at once, instead of after BullMQ's next look at its pause.
     while (decision.kind === 'wait' && this.localProbe) {
@@ -351,6 +358,7 @@ class BullmqGradeOutbox implements BullmqOutbox {
     if (Date.now() - Date.parse(job.createdAt) > this.options.maxAgeMs) {
       return this.refuse(bull, bullJob, job, outcome.error, `Gave up after ${Math.round(this.options.maxAgeMs / 3_600_000)} h: ${outcome.error.message}`);
     }
+    this.failuresSeen += 1;
     const delay = (await this.gate.noteFailure(run.connection, outcome.error)) ?? this.options.retry.minDelayMs;
     await run.control.rateLimit(delay);
     job.nextAttemptAt = Date.now() + delay;
@@ -393,6 +401,7 @@ class BullmqGradeOutbox implements BullmqOutbox {
     const id = `g${this.cipher.digest(canonicalJson(grade)).slice(0, 40)}`;
     const store = async () => {
       // The grade is here because LTIAAS just failed: every instance pauses, as after a failed probe.
+      this.failuresSeen += 1;
       const pause = await this.gate.noteFailure(connection, reason, true);
       if (pause !== undefined) await queue.rateLimit(pause);
       const now = Date.now();

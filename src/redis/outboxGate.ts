@@ -66,6 +66,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'until', 
 return untilMs
 `);
 
+const noFailures = new LuaScript(`return redis.call('HEXISTS', KEYS[1], 'failures') == 0 and 1 or 0`);
+
 const endOutage = new LuaScript(`return redis.call('DEL', KEYS[1])`);
 
 const readOutage = new LuaScript(`return redis.call('HMGET', KEYS[1], 'failures', 'until')`);
@@ -102,6 +104,11 @@ export class OutboxGate {
         },
       },
     };
+  }
+
+  /** True while no failure is on record: a delivery may go without taking part in a probe. */
+  async noOutage(redis: RedisClientLike): Promise<boolean> {
+    return Number(await noFailures.run(redis, [this.outageKey])) === 1;
   }
 
   /**
