@@ -35,6 +35,12 @@ const PLANNED_EXPORTS = [
 /** Every value `express-ltiaas-grades/testing` exports. */
 const PLANNED_TESTING_EXPORTS = ['LtiaasEmulator', 'startEmulator'];
 
+/** Every value `express-ltiaas-grades/redis` exports. */
+const PLANNED_REDIS_EXPORTS = ['RedisColumnCache', 'RedisIdTokenCache', 'RedisLock', 'RedisScoreClock', 'bullmqOutbox', 'redisCoordination', 'startOutboxWorker'];
+
+/** How the BullMQ outbox works inside: never in the built declarations of /redis, and no type of bullmq (an optional peer a user may not have). */
+const REDIS_INTERNALS = ['BullmqGradeOutbox', 'OutboxGate', 'DeliverySlots', 'JobCipher', 'OutboxRetryError'];
+
 /** Classes and types that are how the package works inside, not what its users touch. */
 const INTERNALS = [
   'GradesCore',
@@ -62,6 +68,7 @@ describe('public API', () => {
   it('exports the planned values from the sources, and no other', () => {
     expect(runtimeExports('../src/index')).toEqual(PLANNED_EXPORTS);
     expect(runtimeExports('../src/testing/index')).toEqual(PLANNED_TESTING_EXPORTS);
+    expect(runtimeExports('../src/redis/index')).toEqual(PLANNED_REDIS_EXPORTS);
   });
 
   describe('as built', () => {
@@ -88,11 +95,29 @@ describe('public API', () => {
       };
       expect(await esmExports('index.mjs')).toEqual(PLANNED_EXPORTS);
       expect(await esmExports('testing.mjs')).toEqual(PLANNED_TESTING_EXPORTS);
+      expect(runtimeExports(path.join(outDir, 'redis.js'))).toEqual(PLANNED_REDIS_EXPORTS);
+      expect(await esmExports('redis.mjs')).toEqual(PLANNED_REDIS_EXPORTS);
     });
+
+    it('declares the BullMQ outbox in /redis by its interfaces only, with no type from bullmq', async () => {
+      for (const file of ['redis.d.ts', 'redis.d.mts']) {
+        const declarations = await declarationsOf(file);
+        expect([file, /\bbullmqOutbox\b/.test(declarations), /\bstartOutboxWorker\b/.test(declarations)]).toEqual([file, true, true]);
+        for (const internal of REDIS_INTERNALS) expect([file, internal, new RegExp(`\\b${internal}\\b`).test(declarations)]).toEqual([file, internal, false]);
+        expect([file, /from ['"]bullmq['"]|import\(['"]bullmq['"]\)/.test(declarations)]).toEqual([file, false]);
+      }
+    });
+
+    /** A built .d.ts with the declaration chunks it imports (the build puts declarations two entries share into one). */
+    const declarationsOf = async (file: string): Promise<string> => {
+      const text = await fs.readFile(path.join(outDir, file), 'utf8');
+      const chunks = [...text.matchAll(/from '\.\/([\w-]+)\.(m?js)'/g)].map(([, name, ext]) => `${name}.d.${ext === 'mjs' ? 'mts' : 'ts'}`);
+      return [text, ...(await Promise.all([...new Set(chunks)].map((chunk) => fs.readFile(path.join(outDir, chunk), 'utf8'))))].join('\n');
+    };
 
     it('declares no class but the error classes (and the emulator in /testing), and names no internal', async () => {
       for (const file of ['index.d.ts', 'index.d.mts']) {
-        const declarations = await fs.readFile(path.join(outDir, file), 'utf8');
+        const declarations = await declarationsOf(file);
         const classes = [...declarations.matchAll(/^declare (?:abstract )?class (\w+)/gm)].map((match) => match[1]).sort();
         expect([file, classes]).toEqual([file, ERROR_CLASSES]);
         for (const internal of INTERNALS) expect([file, internal, new RegExp(`\\b${internal}\\b`).test(declarations)]).toEqual([file, internal, false]);
