@@ -3,7 +3,7 @@ import Joi from 'joi';
 import { FileOutboxStorage } from './fileOutboxStorage';
 import { StorageOutbox, type OutboxOptions } from './gradeOutbox';
 import type { GradeOutbox } from './outbox';
-import { outboxOptionsFields, validateOutboxOptions, type ResolvedOutboxOptions } from './outboxOptions';
+import { outboxOptionsFields, outboxSchema, validateOutboxOptions, type ResolvedOutboxOptions } from './outboxOptions';
 
 /** Options of {@link fileOutbox}. */
 export interface FileOutboxOptions extends OutboxOptions {
@@ -15,7 +15,7 @@ export interface FileOutboxOptions extends OutboxOptions {
   dir: string;
 }
 
-const fileOutboxSchema = Joi.object({ dir: Joi.string().min(1).required(), ...outboxOptionsFields }).required();
+const fileOutboxSchema = outboxSchema({ dir: Joi.string().min(1).required(), ...outboxOptionsFields }).required();
 
 /**
  * A durable outbox in `dir`. Pass it to `ltiaasGrades({ outbox })`: a grade that cannot be
