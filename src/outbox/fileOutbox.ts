@@ -25,6 +25,9 @@ const fileOutboxSchema = outboxSchema({ dir: Joi.string().min(1).required(), ...
  * Checks and locks the folder synchronously, so a folder others can write to, or one another
  * process is using, is refused here with an OptionsError. `close()` (or the grades instance's
  * `close()`) releases the lock; the lock of a process that died is taken over.
+ *
+ * `now`, `setTimeout` and `clearTimeout` (default `Date.now` and the global timers) are the
+ * outbox's clock and timer: a test passes its own to move time on without waiting.
  * @example
  * const grades = ltiaasGrades({ ltiaasUrl, apiKey, outbox: fileOutbox({ dir: '/var/lib/my-tool/outbox' }) });
  */

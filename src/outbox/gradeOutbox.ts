@@ -382,7 +382,8 @@ export class StorageOutbox implements GradeOutbox {
 /**
  * An outbox that keeps its jobs in `storage` (a database table, say) instead of a folder, with
  * the file outbox's delivery rules: backoff, one probe while failing, dead-letter list.
- * Options are validated here (OptionsError naming the option and the fix).
+ * Options are validated here (OptionsError naming every problem and its fix). `now`,
+ * `setTimeout` and `clearTimeout` put the outbox on another clock (a test's, say).
  * @example const outbox = storageOutbox(myStorage, { concurrency: 4 });
  */
 export function storageOutbox(storage: OutboxStorage, options: OutboxOptions = {}): GradeOutbox {
