@@ -12,6 +12,6 @@ export default defineConfig({
   sourcemap: false,
   splitting: false,
   treeshake: true,
-  // Runtime dependencies and the peers (Express; ioredis, which /redis only types, never imports) stay imports, resolved in the user's app.
-  external: ['express', 'axios', 'joi', 'ioredis'],
+  // The runtime dependency and the peers (Express; ioredis, which /redis only types, never imports) stay imports, resolved in the user's app.
+  external: ['express', 'joi', 'ioredis'],
 });

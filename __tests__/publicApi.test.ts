@@ -68,7 +68,7 @@ describe('public API', () => {
     let outDir: string;
     beforeAll(async () => {
       // Its own folder (the consumer tests build dist/ at the same time), inside the repository so
-      // that the build's imports of axios and joi resolve from its node_modules.
+      // that the build's imports of joi and the peers resolve from its node_modules.
       const cache = path.join(root, 'node_modules', '.cache');
       await fs.mkdir(cache, { recursive: true });
       outDir = await fs.mkdtemp(path.join(cache, 'public-api-'));
