@@ -10,6 +10,7 @@ import type { LaunchGrades } from './grades/launchGrades';
 import type { ServiceKeyGrades } from './grades/serviceKeyGrades';
 import { clientOf } from './ltiaasClient';
 import { resolveOptions, type LtiaasGradesOptions } from './options';
+import type { GradesStatus } from './status/gradesStatus';
 import { buildGrades } from './wiring';
 
 /** What {@link ltiaasGrades} returns. */
@@ -45,6 +46,13 @@ export interface LtiaasGrades {
   withServiceKey(serviceKey: string): ServiceKeyGrades;
   /** Stops the outbox (pending grades stay stored) and closes kept-alive connections. */
   close(): Promise<void>;
+  /**
+   * The outbox's counts and LTIAAS's reachability as last seen, summed up in `state`: put it
+   * behind your health endpoint, failing only on `unhealthy` (LTIAAS being down while the outbox
+   * holds grades is `degraded`, and the tool is fine). Never rejects, holds no secret.
+   * @example app.get('/healthz', async (req, res) => { const s = await grades.status(); res.status(s.state === 'unhealthy' ? 503 : 200).json(s); });
+   */
+  status(): Promise<GradesStatus>;
 }
 
 /**
