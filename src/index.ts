@@ -13,6 +13,7 @@ export type { ServiceKeyGrades, UserScoreInput, LineItemTarget, SubmitManyOption
 export type { LtiaasGradesOptions, LtiaasClientOptions, RetryOptions, CacheOptions, LtikSource, TelemetryOptions } from './options';
 export type { GradesStatus, GradesState, StatusProblem, OutboxStatus } from './status/gradesStatus';
 export type { LtiaasReachability } from './status/ltiaasReachability';
+export type { AdminRouterOptions } from './admin/adminRouter';
 export type { SubmitGradeOptions } from './express/submitGrade';
 export type { LtiRequestContext } from './express/requestTypes';
 export { requireLti, type LtiLaunchContext } from './express/requireLti';
