@@ -61,6 +61,7 @@ const STYLE = `
   th, td { text-align: left; vertical-align: top; padding: 8px 10px; border-bottom: 1px solid var(--line); font-size: 14px; }
   th { background: #eef2f7; font-weight: 600; }
   td.column { word-break: break-all; max-width: 280px; }
+  td.user, td.score, td.age { white-space: nowrap; }
   .lms-message { display: block; margin-top: 4px; padding: 4px 8px; border-left: 3px solid var(--bad); background: var(--bad-bg); }
   .actions { display: flex; gap: 6px; flex-wrap: wrap; }
   form { margin: 0; }
@@ -139,7 +140,7 @@ function pendingRows(data: AdminPageData): string {
 }
 
 function recentRows(data: AdminPageData): string {
-  if (data.recent.length === 0) return '<tr><td colspan="5" class="empty">Nothing delivered by the outbox since this instance started.</td></tr>';
+  if (data.recent.length === 0) return '<tr><td colspan="5" class="empty">The outbox has delivered or refused nothing since this instance started.</td></tr>';
   return data.recent
     .map(
       (entry) => `<tr data-outcome="${escapeHtml(entry.outcome)}">
@@ -185,7 +186,7 @@ ${failedRows(data)}
 <tbody>
 ${pendingRows(data)}
 </tbody></table>${more(data.pending)}
-<h2>Recently delivered by the outbox</h2>
+<h2>Lately from the outbox</h2>
 <table data-test="recent"><thead><tr><th>When</th><th>Outcome</th><th>User</th><th>Column</th><th>Score</th></tr></thead>
 <tbody>
 ${recentRows(data)}

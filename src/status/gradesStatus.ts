@@ -2,7 +2,7 @@
 import { isLtiaasGradesError } from '../errors';
 import type { Outbox } from '../outbox/outbox';
 import type { LtiaasReachability } from './ltiaasReachability';
-import { readOutboxCounts, type OutboxCounts } from './outboxCounts';
+import { readOutboxCounts } from './outboxCounts';
 
 /**
  * `ok`: nothing to do. `degraded`: LTIAAS or the LMS is failing, or grades wait for a person,
@@ -18,10 +18,26 @@ export interface StatusProblem {
   message: string;
 }
 
-/** The outbox part of {@link GradesStatus}: its counts, or `error` (and no counts) when it could not be read. */
-export interface OutboxStatus extends Partial<OutboxCounts> {
+/**
+ * The outbox part of {@link GradesStatus}: its counts, or `error` (and no counts) when it could
+ * not be read. `paused`, `pausedUntil` and `consecutiveFailures` come from an outbox with
+ * `stats()` only (the file outbox has it); others do not say.
+ */
+export interface OutboxStatus {
+  /** Grades waiting for delivery. */
+  pending?: number;
+  /** Grades refused for good, waiting for a person (re-queue or discard). */
+  failed?: number;
+  /** When the oldest pending grade was accepted (ISO 8601). */
+  oldestPendingAt?: string;
   /** How long the oldest pending grade has waited, in ms. */
   oldestPendingAgeMs?: number;
+  /** True while delivery is held back after failures (one probe per backoff). */
+  paused?: boolean;
+  /** When the next attempt is due while paused (ISO 8601). */
+  pausedUntil?: string;
+  /** Delivery attempts that failed in a row in a way that may pass. */
+  consecutiveFailures?: number;
   error?: { code: string; message: string };
 }
 
@@ -66,7 +82,7 @@ function problemsOf(ltiaas: LtiaasReachability, outbox: OutboxStatus | undefined
     problems.push({ code: 'OUTBOX_PAUSED', message: `The outbox holds deliveries back${outbox.pausedUntil ? ` until ${outbox.pausedUntil}` : ''} after ${outbox.consecutiveFailures ?? 'several'} failures in a row, then tries one grade.` });
   }
   if (outbox?.failed) {
-    problems.push({ code: 'GRADES_REFUSED', message: `${outbox.failed} grade${outbox.failed === 1 ? ' was' : 's were'} refused for good: fix the cause, then re-queue or discard each (the admin page, or outbox.failed()).` });
+    problems.push({ code: 'GRADES_REFUSED', message: `${outbox.failed} grade${outbox.failed === 1 ? ' was' : 's were'} refused for good: fix the cause, then re-queue or discard each (the admin page, or outbox.requeue(id) and outbox.discard(id)).` });
   }
   return problems;
 }
