@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { fileOutbox, ltiaasGrades, type GradeOutbox, type Outbox } from 'express-ltiaas-grades';
+import { fileOutbox, ltiaasClient, ltiaasGrades, type GradeOutbox, type Outbox } from 'express-ltiaas-grades';
 import { API_KEY, startHarness, type Harness } from './helpers/harness';
 import { startTelemetrySdk, type RecordedPoint, type TelemetrySdk } from './helpers/telemetrySdk';
 
@@ -143,6 +143,9 @@ describe('OpenTelemetry', () => {
     const duration = await pointsOf('ltiaas.client.request.duration');
     expect(valueAt(duration, { 'url.template': '/api/lineitems/{id}/scores', 'http.response.status_code': 503, 'error.type': '503' })).toBe(1);
     expect(valueAt(duration, { 'url.template': '/api/lineitems/{id}/scores', 'http.response.status_code': 204 })).toBe(1);
+    const recorded = everythingRecorded([duration]);
+    for (const secret of [API_KEY, student.ltik, student.serviceKey!]) expect(recorded).not.toContain(secret);
+    expect(recorded).not.toMatch(/https?:\/\//);
   });
 
   it('links the outbox\'s delivery of a queued grade to the span of the request that queued it, through the traceparent stored with the grade', async () => {
@@ -326,6 +329,29 @@ describe('OpenTelemetry', () => {
     expect(metrics.get('ltiaas.outbox.pending')!.points).toEqual([{ attributes: {}, value: 1 }]);
     expect(metrics.get('ltiaas.outbox.failed')!.points).toEqual([{ attributes: {}, value: 0 }]);
     expect(metrics.get('ltiaas.outbox.oldest_pending_age')!.points).toHaveLength(1);
+  });
+});
+
+describe('the telemetry option', () => {
+  const problemOf = (build: () => unknown): string => {
+    try {
+      build();
+    } catch (error) {
+      expect((error as { code?: string }).code).toBe('OPTIONS_INVALID');
+      return (error as Error).message;
+    }
+    throw new Error('expected OPTIONS_INVALID');
+  };
+  const base = { ltiaasUrl: 'http://127.0.0.1:1', apiKey: API_KEY };
+
+  it.each([
+    ['ltiaasGrades', (options: object) => ltiaasGrades({ ...base, ...options } as never)],
+    ['ltiaasClient', (options: object) => ltiaasClient({ ...base, ...options } as never)],
+  ])('is checked by %s(): a boolean userIds, no other key, with a hint', async (factory, build) => {
+    expect(problemOf(() => build({ telemetry: { userIds: 'yes' } }))).toContain(`${factory}(): option "telemetry.userIds" is invalid`);
+    expect(problemOf(() => build({ telemetry: { userId: true } }))).toContain('unknown option "telemetry.userId": did you mean "userIds"?');
+    expect(problemOf(() => build({ telemetry: true }))).toContain('option "telemetry" is invalid');
+    for (const telemetry of [undefined, {}, { userIds: true }, { userIds: false }]) await build(telemetry === undefined ? {} : { telemetry }).close();
   });
 });
 
