@@ -54,7 +54,20 @@ const INTERNALS = [
   'LaunchGradesOfLtik',
   'ServiceKeyGradesOfKey',
   'LineItemsOfCredential',
+  'GradeTelemetry',
+  'OpenTelemetryGrades',
+  'RecordedGradeSpan',
+  'ReachabilityRecord',
+  'FormGuard',
+  'AdminParts',
+  'OutboxCounts',
 ];
+
+/**
+ * The types of operating the package (status, admin page, telemetry option), exported by name:
+ * users write them in their health checks and set-up.
+ */
+const OPERATOR_TYPES = ['AdminRouterOptions', 'GradesState', 'GradesStatus', 'LtiaasReachability', 'OutboxStats', 'OutboxStatus', 'StatusProblem', 'TelemetryOptions'];
 
 const runtimeExports = (modulePath: string): string[] => Object.keys(require(modulePath) as object).sort();
 
@@ -96,6 +109,13 @@ describe('public API', () => {
         const classes = [...declarations.matchAll(/^declare (?:abstract )?class (\w+)/gm)].map((match) => match[1]).sort();
         expect([file, classes]).toEqual([file, ERROR_CLASSES]);
         for (const internal of INTERNALS) expect([file, internal, new RegExp(`\\b${internal}\\b`).test(declarations)]).toEqual([file, internal, false]);
+      }
+      for (const file of ['index.d.ts', 'index.d.mts']) {
+        const declarations = await fs.readFile(path.join(outDir, file), 'utf8');
+        const exported = /^export \{([^}]*)\};?$/m.exec(declarations)![1]!.split(',').map((name) => name.trim().replace(/^type /, ''));
+        for (const name of OPERATOR_TYPES) expect([file, name, exported.includes(name)]).toEqual([file, name, true]);
+        // The optional peer stays optional for TypeScript users too: no declaration needs it.
+        expect(declarations).not.toMatch(/(from|import\()\s*['"]@opentelemetry/);
       }
       const testing = await fs.readFile(path.join(outDir, 'testing.d.ts'), 'utf8');
       expect([...testing.matchAll(/^declare (?:abstract )?class (\w+)/gm)].map((match) => match[1])).toEqual(['LtiaasEmulator']);

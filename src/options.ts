@@ -22,6 +22,16 @@ export interface CacheOptions {
   ttlMs?: number;
 }
 
+/** What the OpenTelemetry spans may carry beyond the default (see the README's "Operating it"). */
+export interface TelemetryOptions {
+  /**
+   * Put the LMS user id (`user.id`) and the column id (`ltiaas.line_item.id`) on spans, to find
+   * one student's grade in your traces. Never on metrics. Default `false`: spans then carry
+   * neither, only outcomes, codes, endpoint templates and statuses.
+   */
+  userIds?: boolean;
+}
+
 /** Options of {@link ltiaasGrades}. */
 export interface LtiaasGradesOptions {
   /**
@@ -81,6 +91,14 @@ export interface LtiaasGradesOptions {
    * @example serviceKeyStore: fileServiceKeyStore({ file: '/var/lib/my-tool/service-keys.json' })
    */
   serviceKeyStore?: ServiceKeyStore;
+  /**
+   * OpenTelemetry: with `@opentelemetry/api` installed and an SDK registered (before this factory
+   * runs), every grade gets a span and every LTIAAS call a child span and a duration, and the
+   * outbox reports gauges. Nothing is recorded otherwise, and nothing else changes. No secret is
+   * ever an attribute. Default `{ userIds: false }`.
+   * @example telemetry: { userIds: true }
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** Options of `ltiaasClient()`: those of `ltiaasGrades()` without the ones about requests. */
@@ -101,6 +119,7 @@ export interface ResolvedOptions {
   logger: ResolvedLogger;
   outbox?: Outbox;
   serviceKeyStore?: ServiceKeyStore;
+  telemetry: Required<TelemetryOptions>;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -177,6 +196,7 @@ const optionSchemas: Record<keyof LtiaasGradesOptions, Joi.Schema> = {
     if (!isServiceKeyStore(value)) throw new Error('must have save, get and list methods');
     return value;
   }),
+  telemetry: Joi.object({ userIds: Joi.boolean().default(false) }).default(),
 };
 
 const optionsSchema = Joi.object(optionSchemas);
@@ -201,6 +221,7 @@ const FIXES: Record<keyof LtiaasGradesOptions, string> = {
   logger: 'pass console or a pino logger',
   outbox: 'pass fileOutbox({ dir }), or an object of your own with those methods',
   serviceKeyStore: 'pass fileServiceKeyStore({ file }) or an object with save, get and list',
+  telemetry: 'pass { userIds: true } to put user and column ids on spans, or leave it out',
 };
 
 type Factory = 'ltiaasGrades' | 'ltiaasClient';
