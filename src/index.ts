@@ -11,6 +11,7 @@ export { fileServiceKeyStore, type FileServiceKeyStoreOptions } from './serviceK
 export type { ServiceKeyStore, ServiceKeyRecord, ServiceKeyRef } from './serviceKeys/serviceKeyStore';
 export type { ServiceKeyGrades, UserScoreInput, LineItemTarget, SubmitManyOptions, BatchOutcome } from './grades/serviceKeyGrades';
 export type { LtiaasGradesOptions, LtiaasClientOptions, RetryOptions, CacheOptions, LtikSource } from './options';
+export type { Coordination } from './state/coordination';
 export type { SubmitGradeOptions } from './express/submitGrade';
 export type { LtiRequestContext } from './express/requestTypes';
 export { requireLti, type LtiLaunchContext } from './express/requireLti';
