@@ -99,6 +99,14 @@ describe('redisCoordination options', () => {
     }
   });
 
+  it('refuses a Redis Cluster client (its scripts use several keys at once) with OPTIONS_INVALID', () => {
+    const cluster = new Redis.Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    const error = optionsError(() => redisCoordination({ redis: cluster as never }));
+    expect(error.code).toBe('OPTIONS_INVALID');
+    expect(error.message).toContain('"redis" is a Redis Cluster client: the coordination needs one Redis (or a primary with replicas)');
+    cluster.disconnect();
+  });
+
   it('refuses unknown options and out-of-range durations, all in one message', () => {
     const error = optionsError(() => redisCoordination({ redis: offlineClient(), lockTtlMs: 5, columnTtlMs: -1, prefx: 'x:' } as never));
     expect(error.code).toBe('OPTIONS_INVALID');

@@ -58,8 +58,13 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 500;
 export const DEFAULT_PROBE_INTERVAL_MS = 1000;
 
+/** Its scripts stamp one student under several keys at once, which Redis Cluster refuses across slots (CROSSSLOT). */
+const oneRedis = ioredisClient
+  .custom((value: unknown, helpers) => ((value as { isCluster?: unknown }).isCluster === true ? helpers.error('any.cluster') : value))
+  .messages({ 'any.cluster': '{{#label}} is a Redis Cluster client: the coordination needs one Redis (or a primary with replicas), as its scripts use several keys at once' });
+
 const schema = Joi.object<Required<RedisCoordinationOptions>>({
-  redis: ioredisClient,
+  redis: oneRedis,
   prefix: Joi.string().max(200).default('ltiaas-grades:'),
   columnTtlMs: Joi.number().integer().min(1000).max(30 * DAY_MS).default(DEFAULT_COLUMN_TTL_MS),
   lockTtlMs: Joi.number().integer().min(100).max(10 * 60 * 1000).default(DEFAULT_LOCK_TTL_MS),
