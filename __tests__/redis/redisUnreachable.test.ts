@@ -131,6 +131,35 @@ describe('commands to a Redis that is gone or silent are bounded', () => {
     }
   }, 30_000);
 
+  it('lets instances cut off from Redis at once still end on one column for a new course: created alone, a column is converged', async () => {
+    const server = await startRedisServer();
+    const alone: LtiaasGrades[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const client = server.client();
+        alone.push(ltiaasGrades({ ltiaasUrl: emulator.url, apiKey: API_KEY, coordination: redisCoordination({ redis: client }) }));
+      }
+      await server.kill();
+      // Both search before either creates: without convergence, each would keep a column of its own.
+      emulator.setLatency(30);
+      const creationsBefore = emulator.countRequests({ method: 'POST', path: '/api/lineitems' });
+      const deletionsBefore = emulator.countRequests({ method: 'DELETE' });
+      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => submitFor(alone[i % 2]!, `alone-${i}`, 'alone-course')));
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(Array(10).fill('submitted'));
+      const columns = emulator.lineItems({ contextId: 'alone-course' });
+      expect(columns).toHaveLength(1);
+      expect(new Set(outcomes.map((outcome) => outcome.lineItemId))).toEqual(new Set([columns[0]!.id]));
+      expect(emulator.scores(columns[0]!.id)).toHaveLength(10);
+      // Each instance created one; the one whose column came second deleted its own, still empty.
+      expect(emulator.countRequests({ method: 'POST', path: '/api/lineitems' }) - creationsBefore).toBe(2);
+      expect(emulator.countRequests({ method: 'DELETE' }) - deletionsBefore).toBe(1);
+    } finally {
+      emulator.setLatency(0);
+      await Promise.all(alone.map((instance) => instance.close()));
+      await server.stop();
+    }
+  }, 30_000);
+
   it('stops waiting for a Redis that accepts connections but never answers after commandTimeoutMs, and says so once (reason: timeout)', async () => {
     const sockets = new Set<net.Socket>();
     const silent = net.createServer((socket) => {

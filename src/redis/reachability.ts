@@ -67,7 +67,10 @@ export async function withinDeadline<T>(redis: { readonly status?: string }, sen
   if (status !== undefined && DISCONNECTED.has(status)) throw Object.assign(new Error('Connection is closed.'), { code: 'DISCONNECTED' });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlinePassed(timeoutMs)), timeoutMs);
+    // A busy event loop runs due timers before it reads the sockets: an answer that came in time
+    // may still be unread when the timer fires. setImmediate runs after that read, so only a
+    // command that truly has no answer yet is given up.
+    timer = setTimeout(() => setImmediate(() => reject(new DeadlinePassed(timeoutMs))), timeoutMs);
     timer.unref();
   });
   const sent = Promise.resolve().then(send);

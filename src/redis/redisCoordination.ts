@@ -37,7 +37,7 @@ export interface RedisCoordinationOptions {
   scoreClockTtlMs?: number;
   /**
    * How long one Redis command may take before Redis counts as not answering and the instance
-   * goes on with its in-process state (one warning logged). Default 500 ms.
+   * goes on with its in-process state (one warning logged). Default 1000 ms.
    */
   commandTimeoutMs?: number;
   /** While Redis does not answer, how often (at most) a passing grade sends one probe to see whether it answers again. Default 1000 ms. */
@@ -55,7 +55,7 @@ export interface RedisCoordination {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-export const DEFAULT_COMMAND_TIMEOUT_MS = 500;
+export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
 export const DEFAULT_PROBE_INTERVAL_MS = 1000;
 
 /** Its scripts stamp one student under several keys at once, which Redis Cluster refuses across slots (CROSSSLOT). */

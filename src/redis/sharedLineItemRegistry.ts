@@ -1,5 +1,5 @@
 // The line item registry of one instance over Redis: each column found or created once across every instance, and this process's registry while Redis does not answer.
-import type { LineItemRegistry } from '../state/lineItemRegistry';
+import type { LineItemRegistry, ResolveHow } from '../state/lineItemRegistry';
 import type { LineItem } from '../types';
 import type { RedisColumnCache } from './columnCache';
 import { isRedisUnreachable, type RedisReachability } from './reachability';
@@ -26,8 +26,10 @@ function decode(stored: string): LineItem | undefined {
  *
  * This process's registry is kept in step with what Redis says, so that while Redis does not
  * answer the instance goes on with the columns the cluster uses, and resolves only new ones on
- * its own (as without Redis; `convergeColumns` makes those converge too). Its own count of
- * unreadable creations then carries on from the last count it saw.
+ * its own: searching first, and after creating one, listing again to converge on the first in
+ * the LMS's order (as `convergeColumns` does), so that instances cut off from Redis at once
+ * still end on one column. Its own count of unreadable creations then carries on from the last
+ * count it saw.
  */
 export class SharedLineItemRegistry implements LineItemRegistry {
   constructor(
@@ -36,8 +38,10 @@ export class SharedLineItemRegistry implements LineItemRegistry {
     private readonly reachability: RedisReachability,
   ) {}
 
-  async resolve(key: string, findOrCreate: () => Promise<LineItem>): Promise<LineItem> {
-    if (!this.reachability.usable()) return this.local.resolve(key, findOrCreate);
+  async resolve(key: string, findOrCreate: (how?: ResolveHow) => Promise<LineItem>): Promise<LineItem> {
+    // Without Redis, this instance resolves alone: a column it creates is then converged (listed again, the first kept).
+    const alone = () => findOrCreate({ alone: true });
+    if (!this.reachability.usable()) return this.local.resolve(key, alone);
     let resolvedHere: LineItem | undefined;
     const findOrCreateHere = async (): Promise<string> => {
       resolvedHere = await findOrCreate();
@@ -59,7 +63,7 @@ export class SharedLineItemRegistry implements LineItemRegistry {
       if (isRedisUnreachable(error)) {
         // Redis stopped answering mid-way. A column found or created here is kept, not sought again.
         const found = resolvedHere;
-        return this.local.resolve(key, found ? async () => found : findOrCreate);
+        return this.local.resolve(key, found ? async () => found : alone);
       }
       throw error;
     }
