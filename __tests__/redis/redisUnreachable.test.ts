@@ -131,6 +131,32 @@ describe('commands to a Redis that is gone or silent are bounded', () => {
     }
   }, 30_000);
 
+  it('goes on with the in-process state while a full Redis (maxmemory, noeviction) refuses writes, and shares again once there is room', async () => {
+    const server = await startRedisServer();
+    try {
+      const { lines, logger } = recordingLogger();
+      redis = server.client();
+      const admin = server.client();
+      grades = ltiaasGrades({ ltiaasUrl: emulator.url, apiKey: API_KEY, logger, coordination: redisCoordination({ redis, probeIntervalMs: 0 }) });
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1');
+      expect(await submitFor(grades, 'full-1', 'full-course')).toMatchObject({ status: 'submitted' });
+      expect(await submitFor(grades, 'full-2', 'full-course')).toMatchObject({ status: 'submitted' });
+      expect(outageWarnings(lines).map((line) => line.fields.reason)).toEqual(['OOM']);
+
+      await admin.config('SET', 'maxmemory', '0');
+      // This grade sends the probe (and still goes alone); the probe's write succeeds.
+      expect(await submitFor(grades, 'full-3', 'full-course')).toMatchObject({ status: 'submitted' });
+      await waitFor(() => lines.some((line) => line.level === 'info' && line.message.startsWith('Redis answers again')), 10_000);
+      expect(await submitFor(grades, 'full-4', 'full-course')).toMatchObject({ status: 'submitted' });
+      expect(await admin.keys('ltiaas-grades:column:*')).toHaveLength(1);
+      expect(emulator.lineItems({ contextId: 'full-course' })).toHaveLength(1);
+      expect(outageWarnings(lines)).toHaveLength(1);
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
+
   it('lets instances cut off from Redis at once still end on one column for a new course: created alone, a column is converged', async () => {
     const server = await startRedisServer();
     const alone: LtiaasGrades[] = [];
