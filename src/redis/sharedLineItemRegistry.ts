@@ -1,4 +1,5 @@
 // The line item registry of one instance over Redis: each column found or created once across every instance, and this process's registry while Redis does not answer.
+import { gradesError } from '../errors';
 import type { LineItemRegistry, ResolveHow } from '../state/lineItemRegistry';
 import type { LineItem } from '../types';
 import type { RedisColumnCache } from './columnCache';
@@ -55,7 +56,7 @@ export class SharedLineItemRegistry implements LineItemRegistry {
         await this.columns.forget(key, stored);
         stored = await this.columns.resolveOnce(key, findOrCreateHere);
         item = decode(stored);
-        if (!item) throw new TypeError('The shared line item registry holds an entry it cannot read, twice in a row.');
+        if (!item) throw gradesError('COORDINATION_UNAVAILABLE', { message: 'The grade-book column kept in Redis could not be read, twice in a row (is another program writing under this prefix?); the grade was not sent, try again later.' });
       }
       await this.remember(key, item);
       return item;
