@@ -84,6 +84,21 @@ describe('instances coordinated through Redis', () => {
     expect(emulator.countRequests()).toBe(0);
   });
 
+  it('replace a column entry they cannot read (not written by this package) by searching again, without a second column', async () => {
+    const [a, b] = instances(2, 'garbled:');
+    const first = await a!.forLaunch(student('garbled-1', 'garbled-course').ltik).submit({ scoreGiven: 1, scoreMaximum: 10 }, { lineItem: QUIZ });
+    const redis = server.client();
+    const [key] = await redis.keys('garbled:column:*');
+    await redis.set(key!, 'not a line item');
+    const before = creations();
+
+    const second = await b!.forLaunch(student('garbled-2', 'garbled-course').ltik).submit({ scoreGiven: 2, scoreMaximum: 10 }, { lineItem: QUIZ });
+
+    expect(second.lineItemId).toBe(first.lineItemId);
+    expect(creations()).toBe(before);
+    expect(JSON.parse((await redis.get(key!))!)).toMatchObject({ id: first.lineItemId });
+  });
+
   it('coordinate ltiaasClient() instances too: two jobs grading one activity by its service key at once make one column', async () => {
     const launch = student('client-1', 'client-course');
     const clients = [0, 1].map(() => {
