@@ -35,6 +35,9 @@ const PLANNED_EXPORTS = [
 /** Every value `express-ltiaas-grades/testing` exports. */
 const PLANNED_TESTING_EXPORTS = ['LtiaasEmulator', 'startEmulator'];
 
+/** Every value `express-ltiaas-grades/redis` exports. */
+const PLANNED_REDIS_EXPORTS = ['RedisColumnCache', 'RedisIdTokenCache', 'RedisLock', 'RedisScoreClock', 'redisCoordination', 'redisServiceKeyStore'].sort();
+
 /** Classes and types that are how the package works inside, not what its users touch. */
 const INTERNALS = [
   'GradesCore',
@@ -61,6 +64,11 @@ const INTERNALS = [
   'FormGuard',
   'AdminParts',
   'OutboxCounts',
+  'CoordinationProvider',
+  'CoordinatedInstance',
+  'SharedState',
+  'LocalState',
+  'RedisReachability',
 ];
 
 /**
@@ -75,6 +83,7 @@ describe('public API', () => {
   it('exports the planned values from the sources, and no other', () => {
     expect(runtimeExports('../src/index')).toEqual(PLANNED_EXPORTS);
     expect(runtimeExports('../src/testing/index')).toEqual(PLANNED_TESTING_EXPORTS);
+    expect(runtimeExports('../src/redis/index')).toEqual(PLANNED_REDIS_EXPORTS);
   });
 
   describe('as built', () => {
@@ -95,12 +104,14 @@ describe('public API', () => {
     it('exports the planned values from the CommonJS and ESM builds, and no other', async () => {
       expect(runtimeExports(path.join(outDir, 'index.js'))).toEqual(PLANNED_EXPORTS);
       expect(runtimeExports(path.join(outDir, 'testing.js'))).toEqual(PLANNED_TESTING_EXPORTS);
+      expect(runtimeExports(path.join(outDir, 'redis.js'))).toEqual(PLANNED_REDIS_EXPORTS);
       const esmExports = async (file: string) => {
         const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `console.log(JSON.stringify(Object.keys(await import(${JSON.stringify(path.join(outDir, file))}))))`]);
         return (JSON.parse(stdout) as string[]).sort();
       };
       expect(await esmExports('index.mjs')).toEqual(PLANNED_EXPORTS);
       expect(await esmExports('testing.mjs')).toEqual(PLANNED_TESTING_EXPORTS);
+      expect(await esmExports('redis.mjs')).toEqual(PLANNED_REDIS_EXPORTS);
     });
 
     it('declares no class but the error classes (and the emulator in /testing), and names no internal', async () => {

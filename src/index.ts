@@ -14,6 +14,7 @@ export type { LtiaasGradesOptions, LtiaasClientOptions, RetryOptions, CacheOptio
 export type { GradesStatus, GradesState, StatusProblem, OutboxStatus } from './status/gradesStatus';
 export type { LtiaasReachability } from './status/ltiaasReachability';
 export type { AdminRouterOptions } from './admin/adminRouter';
+export type { Coordination } from './state/coordination';
 export type { SubmitGradeOptions } from './express/submitGrade';
 export type { LtiRequestContext } from './express/requestTypes';
 export { requireLti, type LtiLaunchContext } from './express/requireLti';

@@ -9,6 +9,7 @@ import { serviceKeyGrades, type ServiceKeyGrades } from './grades/serviceKeyGrad
 import type { ResolvedOptions } from './options';
 import { redactSecrets } from './redact';
 import { GuardedServiceKeyStore } from './serviceKeys/guardedServiceKeyStore';
+import type { LocalState, SharedState } from './state/coordination';
 import { InProcessIdTokenCache } from './state/idTokenCache';
 import { InProcessLineItemRegistry } from './state/lineItemRegistry';
 import { InProcessScoreClock } from './state/scoreClock';
@@ -38,8 +39,9 @@ export interface GradesParts {
 }
 
 /**
- * One grades instance: the in-process defaults of the shared state (ID token cache, line item
- * registry, score clock), the app's outbox and key store, one LTIAAS client and one delivery.
+ * One grades instance: the shared state (ID token cache, line item registry, score clock) from
+ * the app's coordination, or else their in-process defaults; the app's outbox and key store,
+ * one LTIAAS client and one delivery.
  */
 export function buildGrades(options: ResolvedOptions): GradesParts {
   const { logger } = options;
@@ -73,9 +75,16 @@ export function buildGrades(options: ResolvedOptions): GradesParts {
   const api = new LtiaasApi(transport);
   // The app's service key store, called so that a careless one cannot crash the tool.
   const serviceKeys = options.serviceKeyStore ? new GuardedServiceKeyStore(options.serviceKeyStore, logger, [options.apiKey]) : undefined;
-  const idTokens = new IdTokenReader(api, new InProcessIdTokenCache(options.cache.idTokens), serviceKeys);
-  const lineItems = new InProcessLineItemRegistry(options.cache.lineItems);
-  const clock = new InProcessScoreClock();
+  const local: LocalState = {
+    idTokens: new InProcessIdTokenCache(options.cache.idTokens),
+    lineItems: new InProcessLineItemRegistry(options.cache.lineItems),
+    clock: new InProcessScoreClock(),
+  };
+  // With a coordination, the instances share the state; the in-process defaults are its fallback.
+  const shared: SharedState | undefined = options.coordination?.sharedState({ local, logger, idTokenTtlMs: options.cache.idTokens.ttlMs });
+  const state: LocalState = shared ?? local;
+  const idTokens = new IdTokenReader(api, state.idTokens, serviceKeys);
+  const { lineItems, clock } = state;
   const { outbox } = options;
   const { convergeColumns } = options;
   const delivery = new GradeDelivery({ api, idTokens, lineItems, clock, events, logger, convergeColumns, telemetry, ...(outbox ? { outbox } : {}) });
@@ -94,6 +103,7 @@ export function buildGrades(options: ResolvedOptions): GradesParts {
     close: async () => {
       unwatchOutbox?.();
       await outbox?.close();
+      shared?.close();
       transport.close();
     },
     status: () => gradesStatus(outbox, reachability.snapshot()),
