@@ -12,6 +12,12 @@ export default defineConfig({
   sourcemap: false,
   splitting: false,
   treeshake: true,
-  // The runtime dependency and the peers (Express; ioredis, which /redis only types, never imports) stay imports, resolved in the user's app.
-  external: ['express', 'joi', 'ioredis'],
+  // The runtime dependency and the peers (Express; ioredis, which /redis only types, never imports; @opentelemetry/api, loaded only if installed) stay imports, resolved in the user's app.
+  external: ['express', 'joi', 'ioredis', '@opentelemetry/api'],
+  // __filename in the ES module build, where telemetry/openTelemetryApi.ts makes its require (a CommonJS build has its own).
+  shims: true,
+  esbuildOptions(options, { format }) {
+    // Tells telemetry/openTelemetryApi.ts whether it is in the ES module build, which has no require of its own.
+    options.define = { ...options.define, __LTIAAS_GRADES_ESM_BUILD__: format === 'esm' ? 'true' : 'false' };
+  },
 });

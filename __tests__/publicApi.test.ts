@@ -35,6 +35,9 @@ const PLANNED_EXPORTS = [
 /** Every value `express-ltiaas-grades/testing` exports. */
 const PLANNED_TESTING_EXPORTS = ['LtiaasEmulator', 'startEmulator'];
 
+/** Every value `express-ltiaas-grades/redis` exports. */
+const PLANNED_REDIS_EXPORTS = ['RedisColumnCache', 'RedisIdTokenCache', 'RedisLock', 'RedisScoreClock', 'redisCoordination', 'redisServiceKeyStore'].sort();
+
 /** Classes and types that are how the package works inside, not what its users touch. */
 const INTERNALS = [
   'GradesCore',
@@ -54,7 +57,25 @@ const INTERNALS = [
   'LaunchGradesOfLtik',
   'ServiceKeyGradesOfKey',
   'LineItemsOfCredential',
+  'GradeTelemetry',
+  'OpenTelemetryGrades',
+  'RecordedGradeSpan',
+  'ReachabilityRecord',
+  'FormGuard',
+  'AdminParts',
+  'OutboxCounts',
+  'CoordinationProvider',
+  'CoordinatedInstance',
+  'SharedState',
+  'LocalState',
+  'RedisReachability',
 ];
+
+/**
+ * The types of operating the package (status, admin page, telemetry option), exported by name:
+ * users write them in their health checks and set-up.
+ */
+const OPERATOR_TYPES = ['AdminRouterOptions', 'GradesState', 'GradesStatus', 'LtiaasReachability', 'OutboxStats', 'OutboxStatus', 'StatusProblem', 'TelemetryOptions'];
 
 const runtimeExports = (modulePath: string): string[] => Object.keys(require(modulePath) as object).sort();
 
@@ -62,6 +83,7 @@ describe('public API', () => {
   it('exports the planned values from the sources, and no other', () => {
     expect(runtimeExports('../src/index')).toEqual(PLANNED_EXPORTS);
     expect(runtimeExports('../src/testing/index')).toEqual(PLANNED_TESTING_EXPORTS);
+    expect(runtimeExports('../src/redis/index')).toEqual(PLANNED_REDIS_EXPORTS);
   });
 
   describe('as built', () => {
@@ -82,12 +104,14 @@ describe('public API', () => {
     it('exports the planned values from the CommonJS and ESM builds, and no other', async () => {
       expect(runtimeExports(path.join(outDir, 'index.js'))).toEqual(PLANNED_EXPORTS);
       expect(runtimeExports(path.join(outDir, 'testing.js'))).toEqual(PLANNED_TESTING_EXPORTS);
+      expect(runtimeExports(path.join(outDir, 'redis.js'))).toEqual(PLANNED_REDIS_EXPORTS);
       const esmExports = async (file: string) => {
         const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `console.log(JSON.stringify(Object.keys(await import(${JSON.stringify(path.join(outDir, file))}))))`]);
         return (JSON.parse(stdout) as string[]).sort();
       };
       expect(await esmExports('index.mjs')).toEqual(PLANNED_EXPORTS);
       expect(await esmExports('testing.mjs')).toEqual(PLANNED_TESTING_EXPORTS);
+      expect(await esmExports('redis.mjs')).toEqual(PLANNED_REDIS_EXPORTS);
     });
 
     it('declares no class but the error classes (and the emulator in /testing), and names no internal', async () => {
@@ -96,6 +120,13 @@ describe('public API', () => {
         const classes = [...declarations.matchAll(/^declare (?:abstract )?class (\w+)/gm)].map((match) => match[1]).sort();
         expect([file, classes]).toEqual([file, ERROR_CLASSES]);
         for (const internal of INTERNALS) expect([file, internal, new RegExp(`\\b${internal}\\b`).test(declarations)]).toEqual([file, internal, false]);
+      }
+      for (const file of ['index.d.ts', 'index.d.mts']) {
+        const declarations = await fs.readFile(path.join(outDir, file), 'utf8');
+        const exported = /^export \{([^}]*)\};?$/m.exec(declarations)![1]!.split(',').map((name) => name.trim().replace(/^type /, ''));
+        for (const name of OPERATOR_TYPES) expect([file, name, exported.includes(name)]).toEqual([file, name, true]);
+        // The optional peer stays optional for TypeScript users too: no declaration needs it.
+        expect(declarations).not.toMatch(/(from|import\()\s*['"]@opentelemetry/);
       }
       const testing = await fs.readFile(path.join(outDir, 'testing.d.ts'), 'utf8');
       expect([...testing.matchAll(/^declare (?:abstract )?class (\w+)/gm)].map((match) => match[1])).toEqual(['LtiaasEmulator']);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { gradesError, isLtiaasGradesError, OptionsError, outboxUnavailable, type LtiaasGradesError } from '../errors';
 import { silentLogger, type ResolvedLogger } from '../logger';
 import { MAX_TIMER_DELAY_MS, retryDelayMs } from '../client/retryPolicy';
-import type { GradeOutbox, JobOutcome, OutboxWorker } from './outbox';
+import type { GradeOutbox, JobOutcome, OutboxStats, OutboxWorker } from './outbox';
 import { resolveOutboxOptions } from './outboxOptions';
 import {
   STORED_JOB_VERSION,
@@ -319,6 +319,26 @@ export class StorageOutbox implements GradeOutbox {
   async failed(): Promise<FailedGradeJobView[]> {
     const jobs = await this.storage.loadFailed().catch(outboxUnavailable('failed', 'read its dead-letter list'));
     return jobs.map((job) => ({ ...viewOf(job), failedAt: job.failedAt, error: job.error }));
+  }
+
+  /**
+   * Counts for grades.status() and the outbox gauges: the pending ones from memory, the failed
+   * ones from the storage's dead-letter list, and whether delivery is held back after failures.
+   */
+  async stats(): Promise<OutboxStats> {
+    await this.loaded;
+    const failed = await this.storage.loadFailed().catch(outboxUnavailable('stats', 'read its dead-letter list'));
+    let oldest = Infinity;
+    for (const job of this.jobs.values()) oldest = Math.min(oldest, Date.parse(job.createdAt));
+    const pausedUntil = this.blockedUntil > this.now() ? this.blockedUntil : undefined;
+    return {
+      pending: this.jobs.size,
+      failed: failed.length,
+      ...(oldest !== Infinity ? { oldestPendingAt: new Date(oldest).toISOString() } : {}),
+      paused: pausedUntil !== undefined,
+      ...(pausedUntil !== undefined ? { pausedUntil: new Date(pausedUntil).toISOString() } : {}),
+      consecutiveFailures: this.consecutiveFailures,
+    };
   }
 
   /** Moves a dead-letter grade back to the pending list (after fixing its cause, e.g. enrolling the student). */
