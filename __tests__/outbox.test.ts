@@ -438,6 +438,31 @@ describe('outbox', () => {
     expect(clock.pending).toEqual([]);
   });
 
+  it('reports its pause on its own clock: stats() counts from the clock it is given, not the wall\'s', async () => {
+    await harness.close();
+    // Long before the wall clock: a pause measured against Date.now() would read as long over.
+    const start = Date.UTC(2001, 0, 1);
+    const clock = new ManualClock(start);
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 60_000, maxDelayMs: 60_000 }, ...clock.options() });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    await harness.grades.forLaunch(launch.ltik).idToken();
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });
+    expect((await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 2, scoreMaximum: 10 })).status).toBe('queued');
+    expect(await outbox.stats!()).toEqual({
+      pending: 1,
+      failed: 0,
+      oldestPendingAt: new Date(start).toISOString(),
+      paused: true,
+      pausedUntil: new Date(start + 60_000).toISOString(),
+      consecutiveFailures: 1,
+    });
+    // At the due time the probe goes (and fails again): paused from then on, for the next round.
+    clock.fireNext();
+    expect(await clock.untilArmed()).toBe(true);
+    expect(await outbox.stats!()).toMatchObject({ paused: true, pausedUntil: new Date(start + 120_000).toISOString(), consecutiveFailures: 2 });
+  });
+
   it('close() returns once the delivery under way has recorded its outcome, arming no timer to wait for it', async () => {
     await harness.close();
     const clock = new ManualClock();
