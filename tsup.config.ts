@@ -12,8 +12,8 @@ export default defineConfig({
   sourcemap: false,
   splitting: false,
   treeshake: true,
-  // The runtime dependency and the peers (Express; ioredis, which /redis only types, never imports; @opentelemetry/api, loaded only if installed) stay imports, resolved in the user's app.
-  external: ['express', 'joi', 'ioredis', '@opentelemetry/api'],
+  // Runtime dependencies and the peers (Express; ioredis, which /redis only types, never imports; @opentelemetry/api, loaded only if installed) stay imports, resolved in the user's app.
+  external: ['express', 'axios', 'joi', 'ioredis', '@opentelemetry/api'],
   // __filename in the ES module build, where telemetry/openTelemetryApi.ts makes its require (a CommonJS build has its own).
   shims: true,
   esbuildOptions(options, { format }) {

@@ -1,4 +1,4 @@
-// One LTIAAS call over node:http, against a raw loopback server playing LTIAAS: no redirect followed, a bounded answer, a deadline that covers the body, the ltiaasUrl's path, JSON with its length.
+// One LTIAAS call through the transport, against a raw loopback server playing LTIAAS: no redirect followed, a bounded answer, a deadline that covers the body, the ltiaasUrl's path, JSON with its length.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isLtiaasGradesError, ltiaasClient, type LtiaasClient } from 'express-ltiaas-grades';
@@ -43,7 +43,7 @@ async function rawServer(answer: (req: http.IncomingMessage, res: http.ServerRes
 const SERVICE_KEY = 'service-key-0123456789abcdef';
 const LINE_ITEM = 'https://lms.example.edu/lineitems/1';
 
-describe('one LTIAAS call over node:http', () => {
+describe('one LTIAAS call through the transport', () => {
   const servers: RawServer[] = [];
   const clients: LtiaasClient[] = [];
   const start = async (answer: Parameters<typeof rawServer>[0]) => {

@@ -1,12 +1,12 @@
 // Sends one LTIAAS call over kept-alive connections, with a deadline, retries and classified errors.
 import http from 'node:http';
 import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
 import type { LtiaasGradesError } from '../errors';
 import type { ResolvedLogger } from '../logger';
 import { resolveCallOptions, type CallOptions } from './callOptions';
 import { authorizationHeader, secretOf, type Credential } from './credentials';
 import { proxyFromEnv } from './envProxy';
-import { exchange, httpTarget, type HttpTarget } from './httpExchange';
 import { TUNNEL_REFUSED } from './proxyTunnel';
 import type { ResolvedRetry } from './retrySchema';
 import { isRetryableFailure, parseRetryAfter, retryDelayMs, type AttemptFailure } from './retryPolicy';
@@ -89,8 +89,14 @@ export interface TransportConfig {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
 
-/** An answer longer than this is refused: no LTIAAS answer comes near it. */
-const MAX_ANSWER_BYTES = 20 * 1024 * 1024;
+/** The code of an answer longer than `maxContentLength` (axios reports it as a vague ERR_BAD_RESPONSE). */
+const ANSWER_TOO_LARGE = 'ERR_RESPONSE_TOO_LARGE';
+
+/** axios's own words for an answer cut off at `maxContentLength`; only its fixed message is read, never the request it holds. */
+function isTooLarge(thrown: unknown): boolean {
+  const { code, message } = thrown as { code?: unknown; message?: unknown };
+  return code === 'ERR_BAD_RESPONSE' && typeof message === 'string' && message.startsWith('maxContentLength size of');
+}
 
 /** Codes meaning the connection was never made (or the proxy refused the tunnel), so nothing reached LTIAAS. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', TUNNEL_REFUSED]);
@@ -105,7 +111,7 @@ export function encodeQuery(query: LtiaasRequest['query']): string {
 }
 
 export class LtiaasTransport {
-  private readonly target: HttpTarget;
+  private readonly http: AxiosInstance;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
 
@@ -115,10 +121,20 @@ export class LtiaasTransport {
     const proxy = proxyFromEnv(new URL(config.ltiaasUrl));
     this.httpAgent = new http.Agent(pool);
     this.httpsAgent = proxy ? new TunnelAgent(proxy, pool) : new https.Agent(pool);
-    // Plain node:http over these agents: every status comes back to be classified here, a redirect
-    // is never followed (it would carry the API key elsewhere; LTIAAS's API does not redirect),
-    // and no proxy but the tunnel agent's is ever used.
-    this.target = httpTarget(config.ltiaasUrl);
+    this.http = axios.create({
+      baseURL: config.ltiaasUrl,
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      // axios's own proxying would hand an http request, Authorization header included, to the
+      // proxy, and for https it builds a tunnel agent of its own outside our pool and maxSockets.
+      proxy: false,
+      // A redirect would carry the API key elsewhere; LTIAAS's API does not redirect.
+      maxRedirects: 0,
+      // Every status is classified here, so axios never builds an error holding our headers.
+      validateStatus: () => true,
+      maxContentLength: 20 * 1024 * 1024,
+      transitional: { clarifyTimeoutError: true, silentJSONParsing: true },
+    });
   }
 
   /** Sends the call, retrying per the policy; resolves with a 2xx answer or throws LtiaasGradesError. */
@@ -174,25 +190,25 @@ export class LtiaasTransport {
 
   /** One attempt: a response, or the classified error (returned, not thrown, for the retry loop). */
   private async attempt<T>(request: LtiaasRequest, call: CallDescription, timeoutMs: number): Promise<AttemptOutcome<T>> {
+    // axios's own timeout only notices an idle socket; the abort makes it a deadline for the whole call.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
     try {
-      const body = request.body === undefined ? undefined : JSON.stringify(request.body);
-      const headers: Record<string, string | number> = {
-        Authorization: authorizationHeader(this.config.apiKey, request.credential),
-        Accept: 'application/json',
-      };
-      if (body !== undefined) {
-        headers['Content-Type'] = 'application/json';
-        headers['Content-Length'] = Buffer.byteLength(body);
-      }
-      // The deadline covers the whole call (connecting, sending, reading), not only an idle socket.
-      const response = await exchange(this.target, {
+      const response = await this.http.request({
         method: request.method,
-        path: request.path + encodeQuery(request.query),
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        agent: this.target.secure ? this.httpsAgent : this.httpAgent,
-        timeoutMs,
-        maxBodyBytes: MAX_ANSWER_BYTES,
+        url: request.path + encodeQuery(request.query),
+        data: request.body,
+        timeout: timeoutMs,
+        signal: controller.signal,
+        headers: {
+          Authorization: authorizationHeader(this.config.apiKey, request.credential),
+          Accept: 'application/json',
+          ...(request.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
       });
       if (response.status >= 200 && response.status < 300) {
         return { response: { status: response.status, data: response.data as T } };
@@ -201,12 +217,14 @@ export class LtiaasTransport {
       const secrets = [this.config.apiKey, secretOf(request.credential)];
       return { error: errorFromResponse(call, response.status, response.data, retryAfterMs, secrets), notSent: false, errorType: String(response.status) };
     } catch (thrown) {
-      // Only the error's code is read, whatever else a failure might carry.
+      // Only the error's code is read: the axios error holds our Authorization header and is dropped here.
       const code = (thrown as { code?: unknown }).code;
-      const systemCode = typeof code === 'string' ? code : undefined;
-      const isTimeout = systemCode === 'ETIMEDOUT' || systemCode === 'ECONNABORTED';
+      const systemCode = typeof code === 'string' ? (isTooLarge(thrown) ? ANSWER_TOO_LARGE : code) : undefined;
+      const isTimeout = timedOut || systemCode === 'ETIMEDOUT' || systemCode === 'ECONNABORTED';
       const error = errorFromTransport(call, isTimeout ? 'timeout' : 'network', timeoutMs, systemCode);
       return { error, notSent: !isTimeout && NOT_SENT_CODES.has(systemCode ?? ''), errorType: isTimeout ? 'timeout' : safeCode(systemCode) };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
