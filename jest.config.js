@@ -9,6 +9,7 @@ module.exports = {
   moduleNameMapper: {
     '^express-ltiaas-grades$': '<rootDir>/src/index.ts',
     '^express-ltiaas-grades/testing$': '<rootDir>/src/testing/index.ts',
+    '^express-ltiaas-grades/redis$': '<rootDir>/src/redis/index.ts',
   },
   testTimeout: 30000,
 };

@@ -22,6 +22,8 @@ const TYPES_EXPRESS_4 = installedVersion('@types/express4');
 const TYPES_NODE = installedVersion('@types/node');
 const EXPRESS_SESSION = installedVersion('express-session');
 const TYPES_EXPRESS_SESSION = installedVersion('@types/express-session');
+// The OpenTelemetry API and SDK an app would register (the optional peer and what records it).
+const OPENTELEMETRY = ['@opentelemetry/api', '@opentelemetry/sdk-trace-base', '@opentelemetry/sdk-metrics', '@opentelemetry/context-async-hooks'].map((name) => `${name}@${installedVersion(name)}`);
 
 /** Installs and builds take a while on a loaded machine; nothing here waits on a timer. */
 const CONSUMER_TIMEOUT_MS = 240_000;
@@ -110,6 +112,16 @@ describe('consumer projects', () => {
     async () => {
       const dir = await installConsumer('esm', 'esm', [`express@${EXPRESS_5}`]);
       expect(await sh(process.execPath, ['index.mjs'], dir)).toContain('consumer ok: esm');
+    },
+    CONSUMER_TIMEOUT_MS,
+  );
+
+  it(
+    'with an OpenTelemetry SDK of the app\'s own, from ESM and CommonJS: spans, links and metrics are recorded (without it, the other consumers run)',
+    async () => {
+      const dir = await installConsumer('otel', 'otel', [`express@${EXPRESS_5}`, ...OPENTELEMETRY]);
+      expect(await sh(process.execPath, ['index.mjs'], dir)).toContain('consumer ok: otel esm');
+      expect(await sh(process.execPath, ['index.cjs'], dir)).toContain('consumer ok: otel cjs');
     },
     CONSUMER_TIMEOUT_MS,
   );

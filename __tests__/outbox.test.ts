@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import express from 'express';
-import { fileOutbox, isLtiaasGradesError, ltiaasGrades, OptionsError, type GradeOutbox, type Logger } from 'express-ltiaas-grades';
+import { fileOutbox, isLtiaasGradesError, ltiaasGrades, OptionsError, storageOutbox, type GradeEventMap, type GradeOutbox, type Logger, type OutboxStorage } from 'express-ltiaas-grades';
 import { API_KEY, quizApp, startHarness, type Harness } from './helpers/harness';
+import { ManualClock, settleCallbacks } from './helpers/manualClock';
 import { waitFor } from './helpers/toolProcesses';
 
 /** What setTimeout can hold; a longer delay fires after 1 ms. */
@@ -40,7 +41,8 @@ describe('outbox', () => {
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'outbox-test-'));
     outbox = fileOutbox({ dir, retry: { minDelayMs: 20, maxDelayMs: 100 } });
-    harness = await startHarness({ outbox, timeoutMs: 300, retry: { retries: 1, minDelayMs: 5, maxDelayMs: 20 } });
+    // The default deadline: no test here waits for a call to time out, and a short one would turn a slow moment of the machine into a failure.
+    harness = await startHarness({ outbox, retry: { retries: 1, minDelayMs: 5, maxDelayMs: 20 } });
   });
   afterEach(async () => {
     await harness.close();
@@ -86,19 +88,32 @@ describe('outbox', () => {
   });
 
   it('stamps a grade queued before the ID token could be read with the time the student finished', async () => {
+    await harness.close();
+    // The outbox waits on a clock of its own: nothing is tried during the outage, and the one
+    // round after it starts when the test says so.
+    const clock = new ManualClock();
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 20, maxDelayMs: 100 }, ...clock.options() });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
     const launch = harness.emulator.launch({ user: { id: 'early' }, lineItem: { label: 'Lab', scoreMaximum: 10 } });
     const grades = harness.grades.forLaunch(launch.ltik);
     await harness.emulator.unreachable();
     expect((await grades.submit({ scoreGiven: 2, scoreMaximum: 10 })).status).toBe('queued');
     expect((await grades.submit({ scoreGiven: 3, scoreMaximum: 10 })).status).toBe('queued');
     const finished = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Fixed when the student finished: the stamps held while queued are the ones sent, exactly.
+    const held = (await outbox.pending()).map((job) => [job.scoreGiven, job.timestamp]);
+    expect(held).toEqual([
+      [2, expect.any(String)],
+      [3, expect.any(String)],
+    ]);
     await harness.emulator.reachable();
+    clock.fireNext();
     expect(await outbox.drain(10_000)).toBe(true);
     const sent = harness.emulator.requests
       .filter((r) => r.path.endsWith('/scores') && r.status === 204)
       .map((r) => r.body as { timestamp: string; scoreGiven: number });
     expect(sent).toHaveLength(2);
+    expect(sent.map((score) => [score.scoreGiven, score.timestamp]).sort()).toEqual([...held].sort());
     for (const score of sent) expect(Date.parse(score.timestamp)).toBeLessThanOrEqual(finished);
     // The second attempt is the newer score, whichever was delivered first: the LMS keeps 3.
     const newest = [...sent].sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp))[0]!;
@@ -108,36 +123,72 @@ describe('outbox', () => {
 
   it('probes with one grade per round while LTIAAS keeps failing, instead of sending every grade', async () => {
     await harness.close();
-    outbox = fileOutbox({ dir, retry: { minDelayMs: 100, maxDelayMs: 200 } });
+    const clock = new ManualClock();
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 100, maxDelayMs: 200 }, ...clock.options() });
     harness = await startHarness({ outbox, retry: { retries: 0 } });
     const launches = Array.from({ length: 10 }, (_, i) => harness.emulator.launch({ user: { id: `p${i}` }, lineItem: { label: 'Lab', scoreMaximum: 10 } }));
     for (const launch of launches) await harness.grades.forLaunch(launch.ltik).idToken();
     harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });
     for (const launch of launches) expect((await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 })).status).toBe('queued');
-    const direct = harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ });
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    const probes = harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ }) - direct;
-    // At most one probe per 100-200 ms round: 7 at the very most in 700 ms, never 10 per round.
-    expect(probes).toBeGreaterThanOrEqual(1);
-    expect(probes).toBeLessThanOrEqual(7);
+    const scorePosts = () => harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ });
+    expect(scorePosts()).toBe(10);
+    // Each round: one timer armed (the backoff, 100-200 ms), then exactly one probe, never 10.
+    for (let round = 1; round <= 6; round += 1) {
+      expect(await clock.untilArmed()).toBe(true);
+      expect(clock.pending).toHaveLength(1);
+      const [next] = clock.pending;
+      expect(next!.delayMs).toBeGreaterThanOrEqual(100);
+      expect(next!.delayMs).toBeLessThanOrEqual(200);
+      const before = scorePosts();
+      clock.fireNext();
+      expect(await clock.untilArmed()).toBe(true);
+      expect([round, scorePosts() - before]).toEqual([round, 1]);
+    }
+    expect(await outbox.pending()).toHaveLength(10);
+    // The first probe that goes through sends everything at once.
     harness.emulator.clearFaults();
+    clock.fireNext();
     expect(await outbox.drain(10_000)).toBe(true);
+    expect(harness.emulator.scores(launches[0]!.lineItemId!)).toHaveLength(10);
+    expect(clock.pending).toEqual([]);
   });
 
   it('gives up on a grade still undeliverable after maxAgeMs, moving it to the dead-letter list', async () => {
     await harness.close();
-    outbox = fileOutbox({ dir, maxAgeMs: 1000, retry: { minDelayMs: 50, maxDelayMs: 100 } });
+    const clock = new ManualClock();
+    outbox = fileOutbox({ dir, maxAgeMs: 1000, retry: { minDelayMs: 50, maxDelayMs: 100 }, ...clock.options() });
     harness = await startHarness({ outbox, retry: { retries: 0 } });
+    const gaveUp = new Promise<GradeEventMap['rejected']>((resolve) => harness.grades.on('rejected', resolve));
     const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
     harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });
-    expect((await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 })).status).toBe('queued');
+    const queued = await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 1, scoreMaximum: 10 });
+    expect(queued.status).toBe('queued');
+    // Rounds on the outbox's clock until the grade is older than 1 s: 50 ms, then 50-100 ms each, so 11 to 21 of them.
+    let rounds = 0;
+    while (await clock.untilArmed({ unless: gaveUp })) {
+      clock.fireNext();
+      rounds += 1;
+      expect(rounds).toBeLessThanOrEqual(21);
+    }
+    expect(rounds).toBeGreaterThanOrEqual(11);
+    expect(await gaveUp).toMatchObject({ code: 'LTIAAS_UNAVAILABLE', fromOutbox: true });
     expect(await outbox.drain(10_000)).toBe(true);
     const [failed] = await outbox.failed();
-    expect(failed!.error).toMatchObject({ code: 'LTIAAS_UNAVAILABLE', message: expect.stringMatching(/^Gave up after/) });
-    expect(Date.parse(failed!.failedAt) - Date.parse(failed!.createdAt)).toBeGreaterThanOrEqual(1000);
+    expect(failed).toMatchObject({ id: (queued as { id: string }).id, createdAt: expect.any(String) });
+    expect(failed!.error).toMatchObject({ code: 'LTIAAS_UNAVAILABLE', message: expect.stringMatching(/^Gave up after 1 s: /) });
+    // Given up at the first failure past maxAgeMs: more than 1 s after it was accepted, and within one round (100 ms) of that.
+    const age = Date.parse(failed!.failedAt) - Date.parse(failed!.createdAt);
+    expect(age).toBeGreaterThan(1000);
+    expect(age).toBeLessThanOrEqual(1100);
+    expect(Date.parse(failed!.failedAt)).toBe(clock.now);
+    // Nothing is armed any more, so nothing more is ever sent, however long the outbox waits.
+    expect(clock.pending).toEqual([]);
     const posts = harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(posts).toBe(rounds + 1);
+    clock.advance(7 * 24 * 60 * 60 * 1000);
+    await settleCallbacks();
     expect(harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ })).toBe(posts);
+    expect(await outbox.pending()).toEqual([]);
   });
 
   it('sends a grade older than 23 h with the service key, before the ltik can expire', async () => {
@@ -198,12 +249,25 @@ describe('outbox', () => {
   });
 
   it('moves a final refusal to the dead-letter list with the LMS message, and can re-queue it', async () => {
+    await harness.close();
+    const clock = new ManualClock();
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 20, maxDelayMs: 100 }, ...clock.options() });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
     const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 }, gradable: false });
     harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: 2 });
     const rejected: unknown[] = [];
     harness.grades.on('rejected', (event) => rejected.push(event));
+    const refused = new Promise((resolve) => harness.grades.on('rejected', resolve));
     const outcome = await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 5, scoreMaximum: 10 });
     expect(outcome.status).toBe('queued');
+    // The direct POST got the first 503; one round gets the second, the next one the LMS's refusal.
+    let rounds = 0;
+    while (await clock.untilArmed({ unless: refused })) {
+      clock.fireNext();
+      rounds += 1;
+      expect(rounds).toBeLessThanOrEqual(2);
+    }
+    expect(rounds).toBe(2);
     expect(await outbox.drain(10_000)).toBe(true);
     const failed = await outbox.failed();
     expect(failed).toEqual([
@@ -216,9 +280,12 @@ describe('outbox', () => {
       }),
     ]);
     expect(rejected).toEqual([expect.objectContaining({ code: 'LTIAAS_REJECTED', fromOutbox: true, userId: launch.userId })]);
-    // Not retried forever: nothing more is sent.
+    // Not retried forever: no timer is armed, so nothing more is sent, however long the outbox waits.
     const posts = harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(posts).toBe(3);
+    expect(clock.pending).toEqual([]);
+    clock.advance(7 * 24 * 60 * 60 * 1000);
+    await settleCallbacks();
     expect(harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ })).toBe(posts);
 
     // Once the student is enrolled properly, a person re-queues it.
@@ -323,6 +390,118 @@ describe('outbox', () => {
     } finally {
       timers.mockRestore();
     }
+  });
+
+  it('keeps time by the clock and timer it is given: accepted and due times, the next round, and drain()\'s timeout (capped at what a timer holds)', async () => {
+    await harness.close();
+    const start = Date.UTC(2030, 0, 1);
+    const clock = new ManualClock(start);
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 60_000, maxDelayMs: 60_000 }, ...clock.options() });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    await harness.grades.forLaunch(launch.ltik).idToken();
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503 });
+    expect((await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 6, scoreMaximum: 10 })).status).toBe('queued');
+    expect(await outbox.pending()).toEqual([
+      expect.objectContaining({ createdAt: new Date(start).toISOString(), nextAttemptAt: new Date(start + 60_000).toISOString(), attempts: 0 }),
+    ]);
+    expect(clock.pending.map((timer) => timer.delayMs)).toEqual([60_000]);
+
+    // drain() gives up after its timeout on this clock, not on the wall's.
+    let drained: boolean | undefined;
+    void outbox.drain(5_000).then((answer) => {
+      drained = answer;
+    });
+    await settleCallbacks();
+    expect(clock.pending.map((timer) => timer.delayMs)).toEqual([5_000, 60_000]);
+    clock.advance(4_999);
+    await settleCallbacks();
+    expect(drained).toBeUndefined();
+    clock.advance(1);
+    await settleCallbacks();
+    expect(drained).toBe(false);
+    expect(clock.pending.map((timer) => timer.delayMs)).toEqual([60_000]);
+
+    // A timeout longer than a timer holds is armed at the longest one instead (a longer one would fire after 1 ms).
+    const longDrain = outbox.drain(10 ** 12);
+    await settleCallbacks();
+    expect(clock.armedDelays.at(-1)).toBe(MAX_TIMER_DELAY_MS);
+
+    // The next round starts when the clock reaches it, and not a millisecond before.
+    harness.emulator.clearFaults();
+    clock.advance(60_000 - 5_000 - 1);
+    expect((await outbox.pending())[0]!.attempts).toBe(0);
+    clock.advance(1);
+    expect((await outbox.pending())[0]!.attempts).toBe(1);
+    expect(await longDrain).toBe(true);
+    expect(harness.emulator.scores(launch.lineItemId!).map((score) => score.scoreGiven)).toEqual([6]);
+    expect(clock.pending).toEqual([]);
+  });
+
+  it('reports its pause on its own clock: stats() counts from the clock it is given, not the wall\'s', async () => {
+    await harness.close();
+    // Long before the wall clock: a pause measured against Date.now() would read as long over.
+    const start = Date.UTC(2001, 0, 1);
+    const clock = new ManualClock(start);
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 60_000, maxDelayMs: 60_000 }, ...clock.options() });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    await harness.grades.forLaunch(launch.ltik).idToken();
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });
+    expect((await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 2, scoreMaximum: 10 })).status).toBe('queued');
+    expect(await outbox.stats!()).toEqual({
+      pending: 1,
+      failed: 0,
+      oldestPendingAt: new Date(start).toISOString(),
+      paused: true,
+      pausedUntil: new Date(start + 60_000).toISOString(),
+      consecutiveFailures: 1,
+    });
+    // At the due time the probe goes (and fails again): paused from then on, for the next round.
+    clock.fireNext();
+    expect(await clock.untilArmed()).toBe(true);
+    expect(await outbox.stats!()).toMatchObject({ paused: true, pausedUntil: new Date(start + 120_000).toISOString(), consecutiveFailures: 2 });
+  });
+
+  it('close() returns once the delivery under way has recorded its outcome, arming no timer to wait for it', async () => {
+    await harness.close();
+    const clock = new ManualClock();
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 20, maxDelayMs: 100 }, ...clock.options() });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    await harness.grades.forLaunch(launch.ltik).idToken();
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503 });
+    expect((await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 4, scoreMaximum: 10 })).status).toBe('queued');
+    expect(await pendingFiles()).toHaveLength(1);
+    // The next round starts its delivery, and close() is called while it is under way.
+    clock.fireNext();
+    expect((await outbox.pending())[0]!.attempts).toBe(1);
+    const armed = clock.armedDelays.length;
+    await outbox.close();
+    // Delivered and its file removed before close() returned; the folder's lock is free again.
+    expect(harness.emulator.scores(launch.lineItemId!).map((score) => score.scoreGiven)).toEqual([4]);
+    expect(await pendingFiles()).toEqual([]);
+    expect(clock.armedDelays).toHaveLength(armed);
+    await fileOutbox({ dir }).close();
+  });
+
+  it('refuses a clock or timer that is not a function, and a setTimeout without its clearTimeout, listing every problem at once', async () => {
+    const never = path.join(dir, 'never-created');
+    const error = thrownBy(() => fileOutbox({ dir: never, now: 1_700_000_000_000 as never, setTimeout: () => 0, concurrency: 0 }));
+    expect(error).toBeInstanceOf(OptionsError);
+    expect(error).toMatchObject({ code: 'OPTIONS_INVALID', status: 500 });
+    const message = (error as Error).message;
+    expect(message).toMatch(/^fileOutbox\(\): 3 problems with the options:\n- /);
+    expect(message).toContain('option "now" is invalid: "now" must be of type function; pass a function () => milliseconds since the epoch');
+    expect(message).toContain('option "concurrency" is invalid');
+    expect(message).toContain('setTimeout and clearTimeout go together: pass both or neither');
+    await expect(fs.stat(never)).rejects.toMatchObject({ code: 'ENOENT' });
+
+    const alone = thrownBy(() => storageOutbox({} as OutboxStorage, { clearTimeout: () => undefined }));
+    expect(alone).toMatchObject({ code: 'OPTIONS_INVALID', message: 'storageOutbox(): setTimeout and clearTimeout go together: pass both or neither.' });
+    // The three together are taken.
+    const clock = new ManualClock();
+    expect(() => storageOutbox({} as OutboxStorage, clock.options())).not.toThrow();
   });
 
   it('refuses retry.minDelayMs above retry.maxDelayMs, and a maxDelayMs above one hour, naming the option and the fix', async () => {

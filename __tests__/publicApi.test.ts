@@ -36,7 +36,7 @@ const PLANNED_EXPORTS = [
 const PLANNED_TESTING_EXPORTS = ['LtiaasEmulator', 'startEmulator'];
 
 /** Every value `express-ltiaas-grades/redis` exports. */
-const PLANNED_REDIS_EXPORTS = ['RedisColumnCache', 'RedisIdTokenCache', 'RedisLock', 'RedisScoreClock', 'bullmqOutbox', 'redisCoordination', 'startOutboxWorker'];
+const PLANNED_REDIS_EXPORTS = ['RedisColumnCache', 'RedisIdTokenCache', 'RedisLock', 'RedisScoreClock', 'bullmqOutbox', 'redisCoordination', 'redisServiceKeyStore', 'startOutboxWorker'].sort();
 
 /** How the BullMQ outbox works inside: never in the built declarations of /redis, and no type of bullmq (an optional peer a user may not have). */
 const REDIS_INTERNALS = ['BullmqGradeOutbox', 'OutboxGate', 'DeliverySlots', 'JobCipher', 'OutboxRetryError'];
@@ -60,7 +60,25 @@ const INTERNALS = [
   'LaunchGradesOfLtik',
   'ServiceKeyGradesOfKey',
   'LineItemsOfCredential',
+  'GradeTelemetry',
+  'OpenTelemetryGrades',
+  'RecordedGradeSpan',
+  'ReachabilityRecord',
+  'FormGuard',
+  'AdminParts',
+  'OutboxCounts',
+  'CoordinationProvider',
+  'CoordinatedInstance',
+  'SharedState',
+  'LocalState',
+  'RedisReachability',
 ];
+
+/**
+ * The types of operating the package (status, admin page, telemetry option), exported by name:
+ * users write them in their health checks and set-up.
+ */
+const OPERATOR_TYPES = ['AdminRouterOptions', 'GradesState', 'GradesStatus', 'LtiaasReachability', 'OutboxStats', 'OutboxStatus', 'StatusProblem', 'TelemetryOptions'];
 
 const runtimeExports = (modulePath: string): string[] => Object.keys(require(modulePath) as object).sort();
 
@@ -75,7 +93,7 @@ describe('public API', () => {
     let outDir: string;
     beforeAll(async () => {
       // Its own folder (the consumer tests build dist/ at the same time), inside the repository so
-      // that the build's imports of axios and joi resolve from its node_modules.
+      // that the build's imports of joi and the peers resolve from its node_modules.
       const cache = path.join(root, 'node_modules', '.cache');
       await fs.mkdir(cache, { recursive: true });
       outDir = await fs.mkdtemp(path.join(cache, 'public-api-'));
@@ -89,13 +107,13 @@ describe('public API', () => {
     it('exports the planned values from the CommonJS and ESM builds, and no other', async () => {
       expect(runtimeExports(path.join(outDir, 'index.js'))).toEqual(PLANNED_EXPORTS);
       expect(runtimeExports(path.join(outDir, 'testing.js'))).toEqual(PLANNED_TESTING_EXPORTS);
+      expect(runtimeExports(path.join(outDir, 'redis.js'))).toEqual(PLANNED_REDIS_EXPORTS);
       const esmExports = async (file: string) => {
         const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `console.log(JSON.stringify(Object.keys(await import(${JSON.stringify(path.join(outDir, file))}))))`]);
         return (JSON.parse(stdout) as string[]).sort();
       };
       expect(await esmExports('index.mjs')).toEqual(PLANNED_EXPORTS);
       expect(await esmExports('testing.mjs')).toEqual(PLANNED_TESTING_EXPORTS);
-      expect(runtimeExports(path.join(outDir, 'redis.js'))).toEqual(PLANNED_REDIS_EXPORTS);
       expect(await esmExports('redis.mjs')).toEqual(PLANNED_REDIS_EXPORTS);
     });
 
@@ -121,6 +139,16 @@ describe('public API', () => {
         const classes = [...declarations.matchAll(/^declare (?:abstract )?class (\w+)/gm)].map((match) => match[1]).sort();
         expect([file, classes]).toEqual([file, ERROR_CLASSES]);
         for (const internal of INTERNALS) expect([file, internal, new RegExp(`\\b${internal}\\b`).test(declarations)]).toEqual([file, internal, false]);
+      }
+      for (const file of ['index.d.ts', 'index.d.mts']) {
+        const declarations = await fs.readFile(path.join(outDir, file), 'utf8');
+        // Every `export { ... }` line, its own declarations' and those re-exported from a shared chunk (`X as Name`).
+        const exported = [...declarations.matchAll(/^export \{([^}]*)\}(?: from '[^']+')?;?$/gm)]
+          .flatMap((line) => line[1]!.split(','))
+          .map((name) => name.trim().replace(/^type /, '').replace(/^\w+ as /, ''));
+        for (const name of OPERATOR_TYPES) expect([file, name, exported.includes(name)]).toEqual([file, name, true]);
+        // The optional peer stays optional for TypeScript users too: no declaration needs it.
+        expect(declarations).not.toMatch(/(from|import\()\s*['"]@opentelemetry/);
       }
       const testing = await fs.readFile(path.join(outDir, 'testing.d.ts'), 'utf8');
       expect([...testing.matchAll(/^declare (?:abstract )?class (\w+)/gm)].map((match) => match[1])).toEqual(['LtiaasEmulator']);

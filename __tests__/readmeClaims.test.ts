@@ -1,7 +1,7 @@
-// What the README says in prose, checked against the package: the misspelt-option hint, the emulator's launch() keys, the benchmark arithmetic.
+// What the README says in prose, checked against the package: the misspelt-option hint, the emulator's launch() keys, where a service key record's ids come from, the benchmark arithmetic.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ltiaasGrades } from 'express-ltiaas-grades';
+import { ltiaasGrades, type ServiceKeyRecord, type ServiceKeyStore } from 'express-ltiaas-grades';
 import { startEmulator } from 'express-ltiaas-grades/testing';
 
 let readme: string;
@@ -41,6 +41,37 @@ describe('README claims', () => {
       expect(keysOf(emulator.launch())).toEqual([...listed, 'serviceKey'].sort());
       expect(keysOf(emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 5 } }))).toEqual([...listed, 'serviceKey', 'lineItemId'].sort());
     } finally {
+      await emulator.close();
+    }
+  });
+
+  it('says where a service key record\'s platformId, contextId and resourceLinkId come from: the ID token fields the store is given', async () => {
+    const section = readme.slice(readme.indexOf('### Grading outside a launch'));
+    const stated = /platformId = token\.([\w.]+), contextId = token\.([\w.]+), resourceLinkId = token\.([\w.]+)\./.exec(section);
+    expect(stated).not.toBeNull();
+    const [, platformPath, contextPath, resourceLinkPath] = stated!;
+    const emulator = await startEmulator();
+    const saved: ServiceKeyRecord[] = [];
+    const store: ServiceKeyStore = {
+      save: async (record) => void saved.push(record),
+      get: async () => undefined,
+      list: async () => saved,
+    };
+    const grades = ltiaasGrades({ ltiaasUrl: emulator.url, apiKey: emulator.apiKey, serviceKeyStore: store });
+    try {
+      // Three different ids, so a path that names the wrong one cannot pass.
+      const launch = emulator.launch({ platform: { id: 'platform-readme' }, context: { id: 'course-readme' }, resourceLink: { id: 'link-readme' } });
+      const token = await grades.forLaunch(launch.ltik).idToken();
+      const at = (dotted: string): unknown => dotted.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], token);
+      expect(saved).toHaveLength(1);
+      expect({ platformId: at(platformPath!), contextId: at(contextPath!), resourceLinkId: at(resourceLinkPath!) }).toEqual({
+        platformId: saved[0]!.platformId,
+        contextId: saved[0]!.contextId,
+        resourceLinkId: saved[0]!.resourceLinkId,
+      });
+      expect(saved[0]).toMatchObject({ platformId: 'platform-readme', contextId: 'course-readme', resourceLinkId: 'link-readme' });
+    } finally {
+      await grades.close();
       await emulator.close();
     }
   });

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Redis, { type RedisOptions } from 'ioredis';
 import { isLtiaasGradesError } from '../src/errors';
-import { redisCoordination } from '../src/redis';
+import { ltiaasClient, ltiaasGrades } from '../src';
+import { resolveOptions } from '../src/options';
+import { redisCoordination, redisServiceKeyStore } from '../src/redis';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '..');
@@ -89,7 +91,8 @@ describe('redisCoordination options', () => {
   it('accepts an ioredis client and applies the default prefix', () => {
     const coordination = redisCoordination({ redis: offlineClient() });
     expect(coordination.prefix).toBe('ltiaas-grades:');
-    expect(Object.keys(coordination).sort()).toEqual(['clock', 'columns', 'idTokens', 'lock', 'prefix']);
+    expect(coordination.sharedThrough).toBe('redis');
+    expect(Object.keys(coordination).sort()).toEqual(['clock', 'columns', 'idTokens', 'lock', 'prefix', 'sharedState', 'sharedThrough']);
   });
 
   it('refuses missing options and a missing client with OPTIONS_INVALID, naming the fix', () => {
@@ -109,6 +112,14 @@ describe('redisCoordination options', () => {
     }
   });
 
+  it('refuses a Redis Cluster client (its scripts use several keys at once) with OPTIONS_INVALID', () => {
+    const cluster = new Redis.Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    const error = optionsError(() => redisCoordination({ redis: cluster as never }));
+    expect(error.code).toBe('OPTIONS_INVALID');
+    expect(error.message).toContain('"redis" is a Redis Cluster client: the coordination needs one Redis (or a primary with replicas)');
+    cluster.disconnect();
+  });
+
   it('refuses unknown options and out-of-range durations, all in one message', () => {
     const error = optionsError(() => redisCoordination({ redis: offlineClient(), lockTtlMs: 5, columnTtlMs: -1, prefx: 'x:' } as never));
     expect(error.code).toBe('OPTIONS_INVALID');
@@ -122,5 +133,74 @@ describe('redisCoordination options', () => {
     const error = optionsError(() => redisCoordination({ redis, lockWaitMs: 'soon' } as never));
     expect(error.message).not.toContain('hunter2');
     expect(JSON.stringify(error)).not.toContain('hunter2');
+  });
+});
+
+describe('the coordination option of ltiaasGrades() and ltiaasClient()', () => {
+  const valid = { ltiaasUrl: 'http://127.0.0.1:1', apiKey: 'key-1234567890abcdef' };
+
+  it('takes what redisCoordination() returns, as the very object (checked by shape, not copied)', async () => {
+    const coordination = redisCoordination({ redis: offlineClient() });
+    expect(resolveOptions({ ...valid, coordination }).coordination).toBe(coordination);
+    expect(resolveOptions({ ...valid, coordination }, 'ltiaasClient').coordination).toBe(coordination);
+    const grades = ltiaasGrades({ ...valid, coordination });
+    const client = ltiaasClient({ ...valid, coordination });
+    await grades.close();
+    await client.close();
+  });
+
+  it('refuses the Redis client itself with OPTIONS_INVALID naming the fix, without describing the client', () => {
+    const redis = offlineClient({ password: 'hunter2-redis-password' });
+    for (const factory of [ltiaasGrades, ltiaasClient] as const) {
+      const error = optionsError(() => factory({ ...valid, coordination: redis as never }));
+      expect(error).toMatchObject({ code: 'OPTIONS_INVALID', status: 500 });
+      expect(error.message).toContain('option "coordination" is invalid: "coordination" must be what redisCoordination() returns, not the Redis client itself; pass redisCoordination({ redis: new Redis(process.env.REDIS_URL) })');
+      expect(error.message).toContain("imported from 'express-ltiaas-grades/redis'");
+      expect(JSON.stringify(error) + error.message).not.toContain('hunter2');
+    }
+  });
+
+  it('refuses anything else that is not a coordination, listed with the other problems', () => {
+    for (const coordination of [true, 'redis://127.0.0.1:6379', { sharedThrough: 'redis' }, { sharedState: () => undefined }]) {
+      const error = optionsError(() => ltiaasGrades({ ...valid, coordination: coordination as never }));
+      expect(error.code).toBe('OPTIONS_INVALID');
+      expect(error.message).toContain('"coordination" must be what redisCoordination() from express-ltiaas-grades/redis returns');
+    }
+    const both = optionsError(() => ltiaasGrades({ ...valid, timeoutMs: -1, coordination: {} as never }));
+    expect(both.message).toContain('2 problems');
+  });
+});
+
+describe('redisServiceKeyStore options', () => {
+  const encryptionKey = 'k'.repeat(32);
+
+  it('accepts an ioredis client and an encryptionKey of 32 characters or more', () => {
+    const store = redisServiceKeyStore({ redis: offlineClient(), encryptionKey });
+    expect([typeof store.save, typeof store.get, typeof store.list]).toEqual(['function', 'function', 'function']);
+  });
+
+  it('refuses a missing, empty, short or non-string encryptionKey at start with OPTIONS_INVALID, never quoting it', () => {
+    const cases: Array<[unknown, string]> = [
+      [undefined, '"encryptionKey" is required'],
+      ['', 'not empty (is the environment variable set?)'],
+      ['short-secret-31-characters-long', '"encryptionKey" is too short: at least 32 characters'],
+      [Buffer.alloc(32, 7), '"encryptionKey" must be a string of at least 32 characters'],
+    ];
+    for (const [key, says] of cases) {
+      const error = optionsError(() => redisServiceKeyStore({ redis: offlineClient(), encryptionKey: key as never }));
+      expect(error).toMatchObject({ code: 'OPTIONS_INVALID', status: 500 });
+      expect(error.message).toContain(says);
+      if (typeof key === 'string' && key !== '') expect(error.message).not.toContain(key);
+    }
+    expect('short-secret-31-characters-long').toHaveLength(31);
+  });
+
+  it('refuses a missing client, a non-ioredis client and unknown options, all in one message', () => {
+    const error = optionsError(() => redisServiceKeyStore({ redis: { get: async () => null } as never, encryptionKey, prefx: 'x' } as never));
+    expect(error.code).toBe('OPTIONS_INVALID');
+    expect(error.message).toContain('"redis" must be an ioredis client');
+    expect(error.message).toContain('"prefx" is not allowed');
+    expect(optionsError(() => redisServiceKeyStore({ encryptionKey } as never)).message).toContain('"redis" is required');
+    expect(optionsError(() => redisServiceKeyStore(undefined as never)).message).toContain('redisServiceKeyStore(options): options are required');
   });
 });

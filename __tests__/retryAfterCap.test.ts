@@ -1,4 +1,4 @@
-// A Retry-After of years: the outbox waits at most its maxDelayMs, a live request fails at once instead of waiting.
+// Waits of years: a Retry-After is capped at the outbox's maxDelayMs, a live request fails at once instead of waiting, and no wait (drain's deadline included) overflows a timer.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,5 +56,47 @@ describe.each(EXPRESS_VERSIONS)('a Retry-After of years on %s', (_name, expressL
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('LTIAAS_UNAVAILABLE');
     expect(harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ })).toBe(1);
+  });
+});
+
+describe('an outbox drain asked to wait longer than a timer can hold', () => {
+  let harness: Harness;
+  let dir: string;
+  afterEach(async () => {
+    await harness.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  /** Resolves once `condition` holds: state is polled, no fixed sleep stands in for a timer. */
+  async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error('condition not reached');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  // setTimeout fires a delay above 2^31-1 ms after 1 ms: drain() would give up at once.
+  it.each([
+    ['2^40 ms', 2 ** 40],
+    ['Infinity', Infinity],
+  ])('keeps waiting for %s instead of answering false after 1 ms, and resolves true once the grade is delivered', async (_what, timeoutMs) => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'drain-cap-'));
+    const outbox: GradeOutbox = fileOutbox({ dir, retry: { minDelayMs: 20, maxDelayMs: 40 } });
+    harness = await startHarness({ outbox });
+    const launch = harness.emulator.launch({ user: { id: 'ada' }, lineItem: { label: 'Lab', scoreMaximum: 5 } });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });
+    expect((await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 4, scoreMaximum: 5 })).status).toBe('queued');
+
+    let answered: boolean | undefined;
+    const drained = outbox.drain(timeoutMs).then((result) => (answered = result));
+    // Two outbox rounds after the direct try, each behind a timer of at least 20 ms: a 1 ms timer fired long before.
+    const scorePosts = () => harness.emulator.countRequests({ method: 'POST', path: /\/scores$/ });
+    await until(() => scorePosts() >= 3);
+    expect(answered).toBeUndefined();
+
+    harness.emulator.clearFaults();
+    expect(await drained).toBe(true);
+    expect(harness.emulator.scores(launch.lineItemId!, 'ada').map((score) => score.scoreGiven)).toEqual([4]);
   });
 });

@@ -126,3 +126,82 @@ describe('score ordering after an outage', () => {
     180_000,
   );
 });
+
+describe.each(EXPRESS_VERSIONS)('one student\'s tries within one millisecond on %s', (_name, expressLib) => {
+  const T0 = Date.UTC(2026, 2, 3, 10, 0, 0);
+  let harness: Harness;
+  let dir: string;
+  let outbox: GradeOutbox;
+
+  beforeEach(async () => {
+    // Date stands still (timers stay real): every try below is made in the same millisecond,
+    // so only the score clock's keys can order them.
+    jest.useFakeTimers({
+      now: T0,
+      doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+    });
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'score-order-ms-'));
+    // No timed probe: the backlog goes when the test wakes the outbox.
+    outbox = fileOutbox({ dir, retry: { minDelayMs: 600_000, maxDelayMs: 600_000 } });
+    harness = await startHarness({ outbox });
+  });
+  afterEach(async () => {
+    await harness.close();
+    jest.useRealTimers();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  /** Finishes the quiz with `correct` answers right (the score), through the app's route. */
+  async function finish(ltik: string, correct: number): Promise<{ status: number; body: { status?: string } }> {
+    return request(quizApp(expressLib, harness.grades)).post(`/quiz/1/finish?ltik=${ltik}`).send({ answers: Array(correct).fill('b') });
+  }
+
+  /** The timestamp each score was posted with (every POST that the LMS answered 204), by score. */
+  function postedStamps(): Record<number, string[]> {
+    const stamps: Record<number, string[]> = {};
+    for (const call of harness.emulator.requests) {
+      if (call.method !== 'POST' || !call.path.endsWith('/scores') || call.status !== 204) continue;
+      const { scoreGiven, timestamp } = call.body as { scoreGiven: number; timestamp: string };
+      (stamps[scoreGiven] ??= []).push(timestamp);
+    }
+    return stamps;
+  }
+
+  const at = (ms: number) => new Date(T0 + ms).toISOString();
+
+  it('orders the tries of one launch queued before its ID token could be read, and a direct try after them (the launch names the student)', async () => {
+    const launch = harness.emulator.launch({ user: { id: 'one-ms' }, context: { id: 'same-ms' } });
+    await harness.emulator.unreachable();
+    expect((await finish(launch.ltik, 1)).status).toBe(202);
+    expect((await finish(launch.ltik, 2)).status).toBe(202);
+    await harness.emulator.reachable();
+    const direct = await finish(launch.ltik, 3);
+    expect([direct.status, direct.body.status]).toEqual([200, 'submitted']);
+    outbox.wake();
+    expect(await outbox.drain(10_000)).toBe(true);
+
+    expect(postedStamps()).toEqual({ 1: [at(0)], 2: [at(1)], 3: [at(2)] });
+    const [column] = harness.emulator.lineItems({ contextId: 'same-ms' });
+    expect(harness.emulator.scores(column!.id, 'one-ms').at(-1)).toMatchObject({ scoreGiven: 3, timestamp: at(2) });
+  });
+
+  it('orders the tries of two launches of one student queued while the column could not be resolved (the user and the column asked for name the student)', async () => {
+    const first = harness.emulator.launch({ user: { id: 'two-launches' }, context: { id: 'same-ms' } });
+    const second = harness.emulator.launch({ user: { id: 'two-launches' }, context: { id: 'same-ms' } });
+    // Both ID tokens are read (the user is known); the column cannot be listed, so it stays unresolved.
+    await harness.grades.forLaunch(first.ltik).idToken();
+    await harness.grades.forLaunch(second.ltik).idToken();
+    harness.emulator.fail({ method: 'GET', path: '/api/lineitems', status: 503, times: Infinity });
+    expect((await finish(first.ltik, 1)).status).toBe(202);
+    expect((await finish(second.ltik, 2)).status).toBe(202);
+
+    harness.emulator.clearFaults();
+    outbox.wake();
+    expect(await outbox.drain(10_000)).toBe(true);
+
+    expect(postedStamps()).toEqual({ 1: [at(0)], 2: [at(1)] });
+    const [column] = harness.emulator.lineItems({ contextId: 'same-ms' });
+    // The LMS holds the later try: with equal stamps it would keep whichever arrived first.
+    expect(harness.emulator.scores(column!.id, 'two-launches').at(-1)).toMatchObject({ scoreGiven: 2, timestamp: at(1) });
+  });
+});

@@ -95,6 +95,26 @@ describe('line item rules', () => {
   it('sends the trimmed label', () => {
     expect(validateLineItemSpec({ resourceId: 'q1', label: '  Quiz 1 ', scoreMaximum: 10 }).label).toBe('Quiz 1');
   });
+
+  it('checks a spec of plain values once: the same fields again give the same frozen spec; another type, a Date or a bad value are checked on their own', () => {
+    const first = validateLineItemSpec({ resourceId: 'spec-once', label: 'Quiz', scoreMaximum: 10, tag: undefined });
+    const again = validateLineItemSpec({ resourceId: 'spec-once', label: 'Quiz', scoreMaximum: 10, tag: undefined });
+    expect(again).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // Modules run in strict mode, where writing to a frozen object throws.
+    expect(() => {
+      (first as { label: string }).label = 'Changed';
+    }).toThrow(TypeError);
+    // The same text with another type is another spec, and a string scoreMaximum stays refused.
+    expect(refused(() => validateLineItemSpec({ resourceId: 'spec-once', label: 'Quiz', scoreMaximum: '10' }))).toMatchObject({ code: 'LINE_ITEM_INVALID' });
+    expect(refused(() => validateLineItemSpec({ resourceId: 'spec-once', label: 'Quiz', scoreMaximum: -10 }))).toMatchObject({ code: 'LINE_ITEM_INVALID' });
+    // A Date is not a plain value: checked (and turned into its ISO text) every time.
+    const dated = { resourceId: 'spec-dated', label: 'Quiz', scoreMaximum: 10, endDateTime: new Date('2030-01-01T00:00:00Z') };
+    const one = validateLineItemSpec(dated);
+    expect(one).toMatchObject({ endDateTime: '2030-01-01T00:00:00.000Z' });
+    expect(validateLineItemSpec(dated)).not.toBe(one);
+    expect(validateLineItemSpec(dated)).toEqual(one);
+  });
 });
 
 describe('score timestamps', () => {

@@ -62,8 +62,11 @@ describe('service key store', () => {
     const store = fileServiceKeyStore({ file, refreshAfterMs: 60_000 });
     const record = { platformId: 'p', contextId: 'c', resourceLinkId: 'r', serviceKey: 'key-1', updatedAt: new Date().toISOString() };
     await store.save(record);
+    // Dated in the past instead of waiting for the clock to tick: any rewrite would show as a new mtime.
+    const past = new Date('2020-01-01T00:00:00.000Z');
+    await fs.utimes(file, past, past);
     const firstWrite = (await fs.stat(file)).mtimeMs;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(firstWrite).toBe(past.getTime());
     await store.save({ ...record, updatedAt: new Date().toISOString() });
     expect((await fs.stat(file)).mtimeMs).toBe(firstWrite);
     await store.save({ ...record, serviceKey: 'key-2', updatedAt: new Date().toISOString() });

@@ -141,6 +141,33 @@ describe('the stored job record', () => {
     expect(emulator.scores(student.lineItemId!, 'odd')).toEqual([]);
   });
 
+  it('sets aside a version 1 job without a grade, one whose grade has no score, and one that names no ltik nor a service key with its user and grade book; pending() keeps working and the good job is delivered', async () => {
+    const student = emulator.launch({ user: { id: 'whole' }, lineItem: { label: 'Lab', scoreMaximum: 10 } });
+    const good = versionOneJob('good', student.ltik, student.lineItemId!, 7);
+    const { grade: _grade, ...withoutGrade } = versionOneJob('no-grade', student.ltik, student.lineItemId!, 9);
+    const { score: _score, ...gradeWithoutScore } = good.grade;
+    const { ltik: _ltik, ...gradeWithoutLtik } = good.grade;
+    const broken: Record<string, unknown> = {
+      'no-grade': withoutGrade,
+      'no-score': { ...good, id: 'no-score', grade: gradeWithoutScore },
+      // A service key alone names neither whose grade it is nor which grade book: nothing would say who is graded.
+      'no-credential': { ...good, id: 'no-credential', grade: { ...gradeWithoutLtik, serviceKey: 'planted-service-key' } },
+    };
+    for (const [id, record] of Object.entries(broken)) await plant(path.join(dir, 'pending', `${id}.json`), record);
+    await plant(path.join(dir, 'pending', 'good.json'), good);
+    const { lines, logger } = capturedLogs();
+
+    const { box } = start(logger);
+    // Listing the held grades does not throw on what was set aside (it reads each job's grade and score).
+    expect(await box.pending()).toEqual([expect.objectContaining({ id: 'good', scoreGiven: 7 })]);
+    expect(await box.drain(10_000)).toBe(true);
+    expect(emulator.scores(student.lineItemId!, 'whole').map((s) => s.scoreGiven)).toEqual([7]);
+    expect((await fs.readdir(path.join(dir, 'quarantine'))).sort()).toEqual(Object.keys(broken).map((id) => `pending-${id}.json`).sort());
+    const reasons = Object.fromEntries(lines.filter((line) => /set aside/.test(line.message)).map((line) => [line.fields.file, line.fields.reason]));
+    expect(reasons).toEqual(Object.fromEntries(Object.keys(broken).map((id) => [`pending/${id}.json`, 'not a valid job'])));
+    expect(JSON.stringify(lines)).not.toContain(student.ltik);
+  });
+
   it('delivers a pending job written by the previous release (no version, the grade under "draft") as a version 1 job', async () => {
     const student = emulator.launch({ user: { id: 'upgraded' }, lineItem: { label: 'Lab', scoreMaximum: 10 } });
     await plant(path.join(dir, 'pending', 'before-versions.json'), previousReleaseJob('before-versions', student.ltik, student.lineItemId!, 8));

@@ -113,6 +113,17 @@ describe('malformed answers to direct calls', () => {
     expect((error as Error).message).toContain('label is missing');
   });
 
+  it.each([
+    ['a blank id', { id: '   ', label: 'Lab (renamed)', scoreMaximum: 5 }],
+    ['an id that is a number', { id: 7, label: 'Lab (renamed)', scoreMaximum: 5 }],
+    ['no body', ''],
+  ])('gives back the updated column under its own id when the update is answered with %s', async (_what, answer) => {
+    const launch = ltiaas.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 5 } });
+    ltiaas.rewrite({ method: 'PUT', path: /^\/api\/lineitems\/[^/]+$/, rewrite: () => ({ status: 200, body: typeof answer === 'string' ? answer : JSON.stringify(answer) }) });
+    const updated = await ltiaas.grades.forLaunch(launch.ltik).lineItems.update(launch.lineItemId!, { label: 'Lab (renamed)', scoreMaximum: 5 });
+    expect(updated).toMatchObject({ id: launch.lineItemId, label: 'Lab (renamed)', scoreMaximum: 5 });
+  });
+
   it('refuses a results page holding null as a retryable LTIAAS_UNAVAILABLE', async () => {
     const launch = ltiaas.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 5 } });
     const grades = ltiaas.grades.forLaunch(launch.ltik);

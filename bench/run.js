@@ -1,7 +1,8 @@
 // Runs every benchmark against the built package and prints the figures as the README's table.
-// Usage: npm run bench (or: node --expose-gc bench/run.js [callBudget|throughput|grades|memory|outbox|bullmq ...]).
+// Usage: npm run bench (or: node --expose-gc bench/run.js [callBudget|instances|throughput|grades|memory|outbox|bullmq ...]).
 // The CPU profile of 1,000 grades is separate: node bench/profileGrades.js.
 const callBudget = require('./callBudget');
+const instancesCallBudget = require('./instancesCallBudget');
 const throughput = require('./middlewareThroughput');
 const middlewareCost = require('./middlewareCost');
 const gradeThroughput = require('./gradeThroughput');
@@ -18,6 +19,17 @@ const benchmarks = {
     return [
       `| 5 re-submits in one launch | ${r.resubmitCalls} LTIAAS calls | <= ${r.resubmitTarget} | ${pass(r.resubmitCalls <= r.resubmitTarget)} |`,
       `| 50 students in one context | ${r.classCalls} calls = ${fixed(r.callsPerGrade)} per grade, ${r.columnsCreated} column | <= ${r.callsPerGradeTarget} per grade | ${pass(r.callsPerGrade <= r.callsPerGradeTarget)} |`,
+    ];
+  },
+  async instances() {
+    const r = await instancesCallBudget.run();
+    if (r.skipped) return [`| Calls per grade on 1 vs 3 instances | skipped: ${r.skipped} | | |`];
+    const row = (m) => `${m.calls} calls = ${fixed(m.callsPerGrade)} per grade (${m.idTokenReads} ID token reads, ${m.columns} column${m.columns === 1 ? '' : 's'})`;
+    const same = r.threeCoordinated.calls === r.oneInstance.calls && r.threeCoordinated.columns === 1;
+    return [
+      `| ${r.students} students each open the quiz and submit twice, each request on another instance: 1 instance | ${row(r.oneInstance)} | <= ${r.target} per grade | ${pass(r.oneInstance.callsPerGrade <= r.target)} |`,
+      `| Same, 3 instances with \`redisCoordination\` | ${row(r.threeCoordinated)} | same as 1 instance, <= ${r.target} | ${pass(same && r.threeCoordinated.callsPerGrade <= r.target)} |`,
+      `| Same, 3 instances sharing nothing | ${row(r.threeAlone)} | (no target: what Redis saves) | - |`,
     ];
   },
   async throughput() {

@@ -3,6 +3,7 @@
 
 const defaultExpress = require('express');
 const { createErrorPageHandler } = require('./errorPages');
+const { isLocalRequest } = require('./localOnly');
 const { renderErrorPage, renderQuizPage, renderResultPage, renderStartPage } = require('./pages');
 const { questionCount, questions, scoreQuiz } = require('./quiz');
 const { isInstructor } = require('./roles');
@@ -15,6 +16,9 @@ const DEMO_CONTEXT = { id: 'demo-course', title: 'Demo course' };
 const DEMO_RESOURCE_LINK = { id: 'demo-quiz-link', title: 'Demo quiz' };
 
 const START_PAGE = { href: '/', label: 'Back to the start page' };
+
+// Held and refused grades, for whoever runs the demo: open only on this machine (see localOnly.js).
+const ADMIN_PATH = '/admin/grades';
 
 /**
  * Builds the quiz tool. `grades` is an `ltiaasGrades(...)` instance; `emulator` is the LTIAAS
@@ -30,10 +34,11 @@ function createDemoApp({ grades, emulator, express = defaultExpress } = {}) {
   app.use(setPageHeaders);
   // Before the package middleware: the quiz form carries the ltik in its body.
   app.use(express.urlencoded({ extended: false, limit: '10kb' }));
+  app.use(ADMIN_PATH, grades.adminRouter({ authorize: isLocalRequest }));
   app.use(grades.middleware());
 
   app.get('/', (req, res) => {
-    res.type('html').send(renderStartPage({ gradebookUrl }));
+    res.type('html').send(renderStartPage({ gradebookUrl, adminUrl: `${ADMIN_PATH}/` }));
   });
 
   app.post('/launch', emulator ? createEmulatorLaunch(emulator) : launchesComeFromTheLms);
@@ -163,4 +168,4 @@ function showNotFound(req, res) {
   );
 }
 
-module.exports = { createDemoApp };
+module.exports = { createDemoApp, ADMIN_PATH };

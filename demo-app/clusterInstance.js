@@ -12,6 +12,7 @@ const { coordinationFor } = require('./coordination');
 const { LTIAAS_URL: ltiaasUrl, LTIAAS_API_KEY: apiKey, REDIS_URL: redisUrl, INSTANCE_NAME: name = 'instance' } = process.env;
 
 const logger = {
+  info: (fields, message) => console.error(`[${name}] ${message}`, fields),
   warn: (fields, message) => console.error(`[${name}] ${message}`, fields),
   error: (fields, message) => console.error(`[${name}] ${message}`, fields),
 };
@@ -31,13 +32,13 @@ async function main() {
   if (!ltiaasUrl || !apiKey) throw new Error('LTIAAS_URL and LTIAAS_API_KEY are set by demo-app/cluster.js; start the cluster with `npm run demo:cluster`.');
   // Each instance its own outbox folder: a file outbox belongs to one process.
   const outboxDir = fs.mkdtempSync(path.join(os.tmpdir(), `ltiaas-demo-${name}-outbox-`));
-  const coordination = coordinationFor(redisUrl);
+  const shared = coordinationFor(redisUrl);
   const grades = ltiaasGrades({
     ltiaasUrl,
     apiKey,
     outbox: fileOutbox({ dir: outboxDir }),
     logger,
-    ...(coordination ? { coordination } : {}),
+    ...(shared.coordination ? { coordination: shared.coordination } : {}),
   });
   const server = http.createServer(createDemoApp({ grades, emulator: emulatorSeenFromInstance }));
   await new Promise((resolve, reject) => {
@@ -53,6 +54,7 @@ async function main() {
     grades
       .close()
       .catch(() => undefined)
+      .then(() => shared.close())
       .finally(() => {
         fs.rmSync(outboxDir, { recursive: true, force: true });
         process.exit(0);

@@ -86,8 +86,8 @@ function gradebookLink(gradebookUrl, { text, className }) {
   return `<a${classAttribute} data-test="gradebook-link" href="${escapeHtml(gradebookUrl)}">${escapeHtml(text)}</a>`;
 }
 
-/** `GET /`: what the demo is, and how to launch it in this mode. */
-function renderStartPage({ gradebookUrl }) {
+/** `GET /`: what the demo is, and how to launch it in this mode; `adminUrl` is the operators' page of held and refused grades. */
+function renderStartPage({ gradebookUrl, adminUrl }) {
   const emulatorMode = Boolean(gradebookUrl);
   const body = emulatorMode
     ? `<p>This is a small quiz tool that sends each student's grade to the LMS grade book through LTIAAS, using <code>express-ltiaas-grades</code>.
@@ -100,9 +100,13 @@ Here an embedded LTIAAS emulator plays the LMS: launch as a student to see your 
     : `<p>This is a small quiz tool that sends each student's grade to the LMS grade book through LTIAAS, using <code>express-ltiaas-grades</code>.
 It is connected to a real LTIAAS account, so it is launched from the LMS: LTIAAS then opens this tool at <code>/quiz?ltik=…</code>.</p>
 <p class="muted">Add the tool to a course in your LMS and open it there.</p>`;
+  const admin = adminUrl
+    ? `<p class="muted">Operators: the <a data-test="admin-link" href="${escapeHtml(adminUrl)}">grades held and refused</a> by the outbox, with the LMS's message and buttons to re-queue them (open from this machine only).</p>`
+    : '';
   return layout('Start', `<p class="eyebrow">Demo quiz tool</p>
 <h1>Grade passback demo</h1>
-${body}`);
+${body}
+${admin}`);
 }
 
 /**

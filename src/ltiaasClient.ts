@@ -4,6 +4,7 @@ import type { GradeEventMap, GradeEventName } from './events';
 import type { LaunchGrades } from './grades/launchGrades';
 import type { ServiceKeyGrades } from './grades/serviceKeyGrades';
 import { resolveOptions, type LtiaasClientOptions } from './options';
+import type { GradesStatus } from './status/gradesStatus';
 import { buildGrades, type GradesParts } from './wiring';
 
 /** What {@link ltiaasClient} returns. */
@@ -20,6 +21,8 @@ export interface LtiaasClient {
   off<E extends GradeEventName>(event: E, listener: (payload: GradeEventMap[E]) => void): LtiaasClient;
   /** Stops the outbox (pending grades stay stored) and closes kept-alive connections. */
   close(): Promise<void>;
+  /** The outbox's counts and LTIAAS's reachability as last seen (see `ltiaasGrades().status()`). Never rejects. */
+  status(): Promise<GradesStatus>;
 }
 
 /** Builds the client half shared by ltiaasClient() and ltiaasGrades(). */
@@ -41,6 +44,7 @@ export function clientOf<T>(parts: GradesParts, self: () => T) {
       return self();
     },
     close: () => parts.close(),
+    status: () => parts.status(),
   };
 }
 

@@ -1,5 +1,7 @@
 // The ltiaasGrades() factory: validates options once and hands out the middleware, handler and error handler.
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { createAdminRouter, type AdminRouterOptions } from './admin/adminRouter';
+import { formKeyOf } from './admin/formGuard';
 import type { GradeEventMap, GradeEventName } from './events';
 import { createErrorHandler } from './express/errorHandler';
 import { createLtikExtractor } from './express/extractLtik';
@@ -10,7 +12,9 @@ import type { LaunchGrades } from './grades/launchGrades';
 import type { ServiceKeyGrades } from './grades/serviceKeyGrades';
 import { clientOf } from './ltiaasClient';
 import { resolveOptions, type LtiaasGradesOptions } from './options';
+import type { GradesStatus } from './status/gradesStatus';
 import { buildGrades } from './wiring';
+import { OptionsError } from './errors';
 
 /** What {@link ltiaasGrades} returns. */
 export interface LtiaasGrades {
@@ -45,7 +49,26 @@ export interface LtiaasGrades {
   withServiceKey(serviceKey: string): ServiceKeyGrades;
   /** Stops the outbox (pending grades stay stored) and closes kept-alive connections. */
   close(): Promise<void>;
+  /**
+   * The outbox's counts and LTIAAS's reachability as last seen, summed up in `state`: put it
+   * behind your health endpoint, failing only on `unhealthy` (LTIAAS being down while the outbox
+   * holds grades is `degraded`, and the tool is fine). Never rejects, holds no secret.
+   * @example app.get('/healthz', async (req, res) => { const s = await grades.status(); res.status(s.state === 'unhealthy' ? 503 : 200).json(s); });
+   */
+  status(): Promise<GradesStatus>;
+  /**
+   * A handler to mount under a path of your own: a page (and `grades.json`) listing the grades
+   * the outbox holds and those refused for good, with the LMS's message and buttons to re-queue
+   * or discard them. Every request is answered 403 unless `authorize(req)` resolves `true`;
+   * its forms are refused from other sites.
+   * @example app.use('/admin/grades', grades.adminRouter({ authorize: (req) => req.session?.user?.isAdmin === true }));
+   */
+  adminRouter(options: AdminRouterOptions): RequestHandler;
 }
+
+/** The handler `app.use('/admin', grades.adminRouter)` (not called) would install: it says what to write instead. */
+const adminRouterNotCalled: RequestHandler = (_req, _res, next) =>
+  next(new OptionsError("grades.adminRouter is a factory: write app.use('/admin/grades', grades.adminRouter({ authorize })), with the options."));
 
 /**
  * Creates the grade passback for one LTIAAS account. Options are validated here, once: an
@@ -82,6 +105,15 @@ export function ltiaasGrades(options: LtiaasGradesOptions): LtiaasGrades {
     },
     submitGrade: (submitOptions) => createSubmitGrade(submitOptions, attach),
     errorHandler: () => createErrorHandler(config.logger),
+    adminRouter(...args: unknown[]) {
+      if (looksLikeRequest(args[0])) {
+        // Mounted as `app.use('/admin', grades.adminRouter)`: answer with the fix instead of hanging.
+        (adminRouterNotCalled as (...a: unknown[]) => void)(...args);
+        return undefined as unknown as RequestHandler;
+      }
+      const { outbox, logger, events } = parts;
+      return createAdminRouter({ status: parts.status, logger, events, formKey: formKeyOf(config.apiKey), ...(outbox ? { outbox } : {}) }, args[0] as AdminRouterOptions);
+    },
   };
   return instance;
 }

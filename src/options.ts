@@ -8,6 +8,7 @@ import { OptionsError } from './errors';
 import { resolveLogger, type Logger, type ResolvedLogger } from './logger';
 import { missingOutboxMethods, OUTBOX_METHODS, type Outbox } from './outbox/outbox';
 import { isServiceKeyStore, type ServiceKeyStore } from './serviceKeys/serviceKeyStore';
+import { isCoordinationProvider, looksLikeRedisClient, type Coordination, type CoordinationProvider } from './state/coordination';
 
 /** Where the middleware looks for the ltik. */
 export type LtikSource = 'query' | 'body' | 'header';
@@ -20,6 +21,16 @@ export interface CacheOptions {
   max?: number;
   /** Lifetime of an entry in ms. Default 24 h (`86400000`); ID tokens at most 24 h, the life of an ltik. */
   ttlMs?: number;
+}
+
+/** What the OpenTelemetry spans may carry beyond the default (see the README's "Operating it"). */
+export interface TelemetryOptions {
+  /**
+   * Put the LMS user id (`user.id`) and the column id (`ltiaas.line_item.id`) on spans, to find
+   * one student's grade in your traces. Never on metrics. Default `false`: spans then carry
+   * neither, only outcomes, codes, endpoint templates and statuses.
+   */
+  userIds?: boolean;
 }
 
 /** Options of {@link ltiaasGrades}. */
@@ -63,6 +74,14 @@ export interface LtiaasGradesOptions {
    * one instance, nor with Redis coordination. Default `false`.
    */
   convergeColumns?: boolean;
+  /**
+   * State shared by several instances of the tool: the launches' ID tokens, the grade-book
+   * columns (found or created once across all instances) and the score clock (one student's
+   * timestamps increase across all instances). While its store does not answer, each instance
+   * goes on with its own in-process state and logs one warning. Default: none (state per process).
+   * @example coordination: redisCoordination({ redis: new Redis(process.env.REDIS_URL) })  // from express-ltiaas-grades/redis
+   */
+  coordination?: Coordination;
   /** Where the package logs (console, pino, ...). Default: silent. */
   logger?: Logger;
   /**
@@ -81,6 +100,14 @@ export interface LtiaasGradesOptions {
    * @example serviceKeyStore: fileServiceKeyStore({ file: '/var/lib/my-tool/service-keys.json' })
    */
   serviceKeyStore?: ServiceKeyStore;
+  /**
+   * OpenTelemetry: with `@opentelemetry/api` installed and an SDK registered (before this factory
+   * runs), every grade gets a span and every LTIAAS call a child span and a duration, and the
+   * outbox reports gauges. Nothing is recorded otherwise, and nothing else changes. No secret is
+   * ever an attribute. Default `{ userIds: false }`.
+   * @example telemetry: { userIds: true }
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** Options of `ltiaasClient()`: those of `ltiaasGrades()` without the ones about requests. */
@@ -98,9 +125,11 @@ export interface ResolvedOptions {
   cache: { idTokens: Required<CacheOptions>; lineItems: Required<CacheOptions> };
   maxSockets: number;
   convergeColumns: boolean;
+  coordination?: CoordinationProvider;
   logger: ResolvedLogger;
   outbox?: Outbox;
   serviceKeyStore?: ServiceKeyStore;
+  telemetry: Required<TelemetryOptions>;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -163,6 +192,14 @@ const optionSchemas: Record<keyof LtiaasGradesOptions, Joi.Schema> = {
   }).default(),
   maxSockets: Joi.number().integer().min(1).max(10_000).default(64),
   convergeColumns: Joi.boolean().default(false),
+  // Checked by shape, not cloned, as the outbox: the wiring needs the very object redisCoordination() made.
+  coordination: Joi.any().custom((value, helpers) => {
+    if (isCoordinationProvider(value)) return value;
+    if (looksLikeRedisClient(value)) {
+      return helpers.message({ custom: '{{#label}} must be what redisCoordination() returns, not the Redis client itself' });
+    }
+    return helpers.message({ custom: '{{#label}} must be what redisCoordination() from express-ltiaas-grades/redis returns (an object with sharedThrough and sharedState)' });
+  }),
   logger: Joi.any().custom((value) => {
     if (!isLogger(value)) throw new Error('must have debug/info/warn/error methods (console or pino)');
     return value;
@@ -177,6 +214,7 @@ const optionSchemas: Record<keyof LtiaasGradesOptions, Joi.Schema> = {
     if (!isServiceKeyStore(value)) throw new Error('must have save, get and list methods');
     return value;
   }),
+  telemetry: Joi.object({ userIds: Joi.boolean().default(false) }).default(),
 };
 
 const optionsSchema = Joi.object(optionSchemas);
@@ -198,9 +236,11 @@ const FIXES: Record<keyof LtiaasGradesOptions, string> = {
   cache: 'pass { idTokens: { max, ttlMs }, lineItems: { max, ttlMs } }',
   maxSockets: 'pass a whole number, e.g. maxSockets: 64',
   convergeColumns: 'pass true when several instances share no state, false (the default) otherwise',
+  coordination: "pass redisCoordination({ redis: new Redis(process.env.REDIS_URL) }), imported from 'express-ltiaas-grades/redis'",
   logger: 'pass console or a pino logger',
   outbox: 'pass fileOutbox({ dir }), or an object of your own with those methods',
   serviceKeyStore: 'pass fileServiceKeyStore({ file }) or an object with save, get and list',
+  telemetry: 'pass { userIds: true } to put user and column ids on spans, or leave it out',
 };
 
 type Factory = 'ltiaasGrades' | 'ltiaasClient';

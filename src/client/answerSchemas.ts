@@ -64,7 +64,7 @@ export const lineItemsPageAnswer = Joi.object({
 /** `GET /api/lineitems/:lineItemId`. */
 export const lineItemAnswer = lineItem.required();
 
-/** `POST /api/lineitems` (201): only the new column's id is needed; the rest is what was sent. */
+/** `POST /api/lineitems` (201), and `PUT /api/lineitems/:lineItemId`: only the column's id is needed; the rest is what was sent. */
 export const createdLineItemAnswer = Joi.object({ id: id.required() }).unknown(true).required();
 
 /** `GET /api/lineitems/:lineItemId/scores` (one page). */

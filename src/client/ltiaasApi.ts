@@ -93,8 +93,10 @@ export class LtiaasApi {
       { method: 'PUT', path: lineItemPath(lineItemId), endpoint, body, credential, idempotent: true, meta: { lineItemId } },
       options,
     );
-    // Some deployments answer 204 or an empty body; the update was still applied.
-    return isObject(data) && typeof data.id === 'string' ? (data as LineItem) : ({ ...body, id: lineItemId } as LineItem);
+    // Some deployments answer 204 or an empty body; the update was still applied. An answer
+    // without a usable id (missing, not a string, blank) is not the column: the one named is.
+    const answered = checkAnswer<LineItem>(createdLineItemAnswer, data);
+    return 'value' in answered ? answered.value : ({ ...body, id: lineItemId } as LineItem);
   }
 
   /** `DELETE /api/lineitems/:lineItemId`. */

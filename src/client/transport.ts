@@ -48,6 +48,34 @@ export interface RetryNotice {
   userId?: string;
 }
 
+/** One attempt of an LTIAAS call as an observer sees it: what was sent, never how (no URL, header or body). */
+export interface ObservedAttempt {
+  method: HttpMethod;
+  /** The endpoint's template, e.g. `/api/lineitems/:lineItemId/scores`. */
+  endpoint: string;
+  /** 0 for the first send, 1 for the first resend, ... */
+  attempt: number;
+  meta?: LtiaasRequest['meta'];
+}
+
+/** How one attempt ended. */
+export interface AttemptReport {
+  /** The status LTIAAS answered with; absent when no answer came. */
+  status?: number;
+  /**
+   * Why the attempt failed, a short stable word: the status for an HTTP error (`"503"`),
+   * `timeout`, or the connection's system code (`ECONNREFUSED`). Absent on a 2xx.
+   */
+  errorType?: string;
+}
+
+/**
+ * Told of every attempt of every call (telemetry and the status report listen here, so the
+ * client knows neither): called as the attempt starts, and the function it returns as it ends.
+ * Must not throw.
+ */
+export type CallObserver = (attempt: ObservedAttempt) => ((report: AttemptReport) => void) | undefined;
+
 export interface TransportConfig {
   ltiaasUrl: string;
   apiKey: string;
@@ -56,9 +84,19 @@ export interface TransportConfig {
   maxSockets: number;
   logger: ResolvedLogger;
   onRetry?: (notice: RetryNotice) => void;
+  observe?: CallObserver;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
+
+/** The code of an answer longer than `maxContentLength` (axios reports it as a vague ERR_BAD_RESPONSE). */
+const ANSWER_TOO_LARGE = 'ERR_RESPONSE_TOO_LARGE';
+
+/** axios's own words for an answer cut off at `maxContentLength`; only its fixed message is read, never the request it holds. */
+function isTooLarge(thrown: unknown): boolean {
+  const { code, message } = thrown as { code?: unknown; message?: unknown };
+  return code === 'ERR_BAD_RESPONSE' && typeof message === 'string' && message.startsWith('maxContentLength size of');
+}
 
 /** Codes meaning the connection was never made (or the proxy refused the tunnel), so nothing reached LTIAAS. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', TUNNEL_REFUSED]);
@@ -107,8 +145,10 @@ export class LtiaasTransport {
     const call: CallDescription = { method: request.method, endpoint: request.endpoint, credential: request.credential };
     for (let attempt = 0; ; attempt++) {
       const started = Date.now();
+      const ended = this.config.observe?.({ method: request.method, endpoint: request.endpoint, attempt, ...(request.meta ? { meta: request.meta } : {}) });
       const outcome = await this.attempt<T>(request, call, timeoutMs);
       const durationMs = Date.now() - started;
+      ended?.('response' in outcome ? { status: outcome.response.status } : { ...(outcome.error.upstream?.status !== undefined ? { status: outcome.error.upstream.status } : {}), errorType: outcome.errorType });
       if ('response' in outcome) {
         this.config.logger.debug(
           { method: request.method, endpoint: request.endpoint, status: outcome.response.status, durationMs, attempt },
@@ -175,14 +215,14 @@ export class LtiaasTransport {
       }
       const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
       const secrets = [this.config.apiKey, secretOf(request.credential)];
-      return { error: errorFromResponse(call, response.status, response.data, retryAfterMs, secrets), notSent: false };
+      return { error: errorFromResponse(call, response.status, response.data, retryAfterMs, secrets), notSent: false, errorType: String(response.status) };
     } catch (thrown) {
       // Only the error's code is read: the axios error holds our Authorization header and is dropped here.
       const code = (thrown as { code?: unknown }).code;
-      const systemCode = typeof code === 'string' ? code : undefined;
+      const systemCode = typeof code === 'string' ? (isTooLarge(thrown) ? ANSWER_TOO_LARGE : code) : undefined;
       const isTimeout = timedOut || systemCode === 'ETIMEDOUT' || systemCode === 'ECONNABORTED';
       const error = errorFromTransport(call, isTimeout ? 'timeout' : 'network', timeoutMs, systemCode);
-      return { error, notSent: !isTimeout && NOT_SENT_CODES.has(systemCode ?? '') };
+      return { error, notSent: !isTimeout && NOT_SENT_CODES.has(systemCode ?? ''), errorType: isTimeout ? 'timeout' : safeCode(systemCode) };
     } finally {
       clearTimeout(timer);
     }
@@ -195,5 +235,10 @@ export class LtiaasTransport {
   }
 }
 
-/** An attempt's answer, or its error and whether the request can have reached LTIAAS at all. */
-type AttemptOutcome<T> = { response: LtiaasResponse<T> } | { error: LtiaasGradesError; notSent: boolean };
+/** An attempt's answer, or its error, whether the request can have reached LTIAAS at all, and the failure's short name. */
+type AttemptOutcome<T> = { response: LtiaasResponse<T> } | { error: LtiaasGradesError; notSent: boolean; errorType: string };
+
+/** A system code as a short name for reports (`ECONNRESET`), or `network` for anything that does not look like one. */
+function safeCode(code: string | undefined): string {
+  return code !== undefined && /^[A-Z][A-Z0-9_]{1,40}$/.test(code) ? code : 'network';
+}

@@ -26,6 +26,8 @@ export interface DeliveryState {
   timestamp?: string;
   /** The column the score was last sent to. */
   lineItemId?: string;
+  /** The trace context of the request that queued this grade (see GradeRecord.traceparent). */
+  traceparent?: string;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { GradeEvents } from '../events';
 import type { ResolvedLogger } from '../logger';
 import type { Outbox, OutboxWorker, JobOutcome } from '../outbox/outbox';
 import type { GradeRecord, StoredGradeJob } from '../outbox/outboxTypes';
+import { NO_TELEMETRY, type GradeResult, type GradeSpan, type GradeTelemetry } from '../telemetry/gradeTelemetry';
 import type { QueuedGrade, SubmitOutcome, SubmittedGrade } from '../types';
 import { deliverGrade, type DeliveryParts } from './deliverGrade';
 import { scoreKeysOf, type DeliveryState } from './deliveryState';
@@ -19,6 +20,25 @@ export interface GradeDeliveryParts extends DeliveryParts {
   logger: ResolvedLogger;
   /** Holds grades that cannot be delivered now; without one, those failures are thrown. */
   outbox?: Outbox;
+  /** Spans and counts of every grade; default none. */
+  telemetry?: GradeTelemetry;
+}
+
+/** What a grade that was not delivered came to: refused for good, or not delivered and not held. */
+function notDelivered(state: DeliveryState, error: unknown): GradeResult {
+  const known = isLtiaasGradesError(error);
+  return {
+    outcome: known && !error.retryable ? 'rejected' : 'failed',
+    code: known ? error.code : 'UNEXPECTED',
+    ...(known && error.upstream?.status !== undefined ? { upstreamStatus: error.upstream.status } : {}),
+    ...idsOf(state),
+  };
+}
+
+/** The user and column a grade is for, as far as known (span attributes only when the operator opts in). */
+function idsOf(state: DeliveryState): Pick<GradeResult, 'userId' | 'lineItemId'> {
+  const lineItemId = state.lineItemId ?? state.fixedLineItemId;
+  return { ...(state.userId !== undefined ? { userId: state.userId } : {}), ...(lineItemId !== undefined ? { lineItemId } : {}) };
 }
 
 /**
@@ -27,15 +47,24 @@ export interface GradeDeliveryParts extends DeliveryParts {
  * success tells the outbox that LTIAAS is answering again.
  */
 export class GradeDelivery {
-  constructor(private readonly parts: GradeDeliveryParts) {}
+  private readonly telemetry: GradeTelemetry;
+
+  constructor(private readonly parts: GradeDeliveryParts) {
+    this.telemetry = parts.telemetry ?? NO_TELEMETRY;
+  }
 
   /** Delivers now; on failure, holds the grade in the outbox or throws (see holdOrReject). */
   async submit(state: DeliveryState, call: CallOptions | undefined, startedAt: number): Promise<SubmitOutcome> {
-    try {
-      return await this.deliverNow(state, call, startedAt);
-    } catch (error) {
-      return this.holdOrReject(state, error, startedAt);
-    }
+    return this.telemetry.inGradeSpan({}, async (span) => {
+      let submitted: SubmittedGrade;
+      try {
+        submitted = await this.deliverNow(state, call, startedAt);
+      } catch (error) {
+        return this.holdOrRejectIn(span, state, error, startedAt);
+      }
+      span.settle({ outcome: 'submitted', ...idsOf(state) }, true);
+      return submitted;
+    });
   }
 
   /**
@@ -43,12 +72,18 @@ export class GradeDelivery {
    * failure is the caller's to handle): events and the outbox's wake-up all the same.
    */
   async submitNow(state: DeliveryState, call: CallOptions | undefined, startedAt: number): Promise<SubmittedGrade> {
-    try {
-      return await this.deliverNow(state, call, startedAt);
-    } catch (error) {
-      this.reportRejection(state, error, startedAt, false);
-      throw error;
-    }
+    return this.telemetry.inGradeSpan({}, async (span) => {
+      let submitted: SubmittedGrade;
+      try {
+        submitted = await this.deliverNow(state, call, startedAt);
+      } catch (error) {
+        this.reportRejection(state, error, startedAt, false);
+        span.settle(notDelivered(state, error), true);
+        throw error;
+      }
+      span.settle({ outcome: 'submitted', ...idsOf(state) }, true);
+      return submitted;
+    });
   }
 
   /**
@@ -56,11 +91,21 @@ export class GradeDelivery {
    * is one (resolves the queued outcome), otherwise reported and thrown.
    */
   async holdOrReject(state: DeliveryState, error: unknown, startedAt: number): Promise<QueuedGrade> {
+    return this.telemetry.inGradeSpan({}, (span) => this.holdOrRejectIn(span, state, error, startedAt));
+  }
+
+  private async holdOrRejectIn(span: GradeSpan, state: DeliveryState, error: unknown, startedAt: number): Promise<QueuedGrade> {
     if (isLtiaasGradesError(error) && error.retryable) {
+      // The request's trace, kept with the grade: its delivery later links back to it.
+      state.traceparent ??= span.traceparent();
       const queued = await this.queue(state, error, startedAt);
-      if (queued) return queued;
+      if (queued) {
+        span.settle({ outcome: 'queued', code: error.code, jobId: queued.id, ...(error.upstream?.status !== undefined ? { upstreamStatus: error.upstream.status } : {}), ...idsOf(state) }, true);
+        return queued;
+      }
     }
     this.reportRejection(state, error, startedAt, false);
+    span.settle(notDelivered(state, error), true);
     throw error;
   }
 
@@ -71,6 +116,7 @@ export class GradeDelivery {
       deliver: (job, persist) => this.deliverJob(job, persist),
       logger,
       onDelivered: (job, submitted) => {
+        this.telemetry.count({ outcome: 'submitted' }, true);
         logger.info({ id: job.id, lineItemId: submitted.lineItemId, userId: submitted.userId, attempts: job.attempts }, 'outbox: grade delivered');
         events.emit('submitted', {
           lineItemId: submitted.lineItemId,
@@ -83,6 +129,8 @@ export class GradeDelivery {
         });
       },
       onFailed: (job, error) => {
+        // A refusal for good, or a grade the outbox gave up on after its maxAgeMs.
+        this.telemetry.count({ outcome: error.retryable ? 'failed' : 'rejected', code: error.code }, true);
         logger.warn({ id: job.id, code: error.code, upstreamStatus: error.upstream?.status, lineItemId: job.grade.lineItemId, userId: job.grade.userId }, 'outbox: grade refused, moved to the dead-letter list');
         events.emit('rejected', {
           lineItemId: job.grade.lineItemId ?? job.grade.fixedLineItemId,
@@ -180,21 +228,32 @@ export class GradeDelivery {
     };
   }
 
-  /** One outbox delivery: the same path as a direct submission, with the service key once the ltik is old. */
+  /**
+   * One outbox delivery: the same path as a direct submission, with the service key once the
+   * ltik is old. Its span links to the request that queued the grade; the outcome is counted
+   * when the outbox reports it (onDelivered, onFailed), since only the outbox knows it is final.
+   */
   private async deliverJob(job: StoredGradeJob, persist: (grade: GradeRecord) => Promise<void>): Promise<JobOutcome> {
-    const preferServiceKey = Date.now() - Date.parse(job.createdAt) > LTIK_SAFE_AGE_MS;
-    const state = fromGradeRecord(job.grade);
-    try {
-      const submitted = await deliverGrade(this.parts, state, { persist: (learned) => persist(toGradeRecord(learned)), preferServiceKey, serviceKeyAfterRefusedLtik: true });
-      return { kind: 'delivered', submitted };
-    } catch (error) {
-      const grade = toGradeRecord(state);
-      if (!isLtiaasGradesError(error)) {
-        const unexpected = gradesError('LTIAAS_UNAVAILABLE', { message: 'The delivery failed unexpectedly; it will be retried.' });
-        this.parts.logger.error({ id: job.id, error: error instanceof Error ? error.message : String(error) }, 'outbox: unexpected delivery error');
-        return { kind: 'retry', error: unexpected, grade };
+    const start = { job: { id: job.id, attempt: job.attempts, ...(job.grade.traceparent !== undefined ? { traceparent: job.grade.traceparent } : {}) } };
+    return this.telemetry.inGradeSpan(start, async (span) => {
+      const preferServiceKey = Date.now() - Date.parse(job.createdAt) > LTIK_SAFE_AGE_MS;
+      const state = fromGradeRecord(job.grade);
+      try {
+        const submitted = await deliverGrade(this.parts, state, { persist: (learned) => persist(toGradeRecord(learned)), preferServiceKey, serviceKeyAfterRefusedLtik: true });
+        span.settle({ outcome: 'submitted', jobId: job.id, ...idsOf(state) }, false);
+        return { kind: 'delivered', submitted };
+      } catch (error) {
+        const grade = toGradeRecord(state);
+        if (!isLtiaasGradesError(error)) {
+          const unexpected = gradesError('LTIAAS_UNAVAILABLE', { message: 'The delivery failed unexpectedly; it will be retried.' });
+          this.parts.logger.error({ id: job.id, error: error instanceof Error ? error.message : String(error) }, 'outbox: unexpected delivery error');
+          span.settle({ outcome: 'pending', code: 'UNEXPECTED', jobId: job.id, ...idsOf(state) }, false);
+          return { kind: 'retry', error: unexpected, grade };
+        }
+        const upstream = error.upstream?.status !== undefined ? { upstreamStatus: error.upstream.status } : {};
+        span.settle({ outcome: error.retryable ? 'pending' : 'rejected', code: error.code, jobId: job.id, ...upstream, ...idsOf(state) }, false);
+        return error.retryable ? { kind: 'retry', error, grade } : { kind: 'failed', error, grade };
       }
-      return error.retryable ? { kind: 'retry', error, grade } : { kind: 'failed', error, grade };
-    }
+    });
   }
 }

@@ -26,6 +26,7 @@ export function toGradeRecord(state: DeliveryState): GradeRecord {
     score: copyScore(state.score),
     timestamp: state.timestamp,
     lineItemId: state.lineItemId,
+    traceparent: state.traceparent,
   });
 }
 
@@ -42,5 +43,6 @@ export function fromGradeRecord(record: GradeRecord): DeliveryState {
     score: copyScore(record.score),
     timestamp: record.timestamp,
     lineItemId: record.lineItemId,
+    traceparent: record.traceparent,
   });
 }

@@ -32,10 +32,10 @@ export class IdTokenReader {
   }
 
   private async cachedOrFetched(key: string, ltik: string, options?: CallOptions): Promise<IdToken> {
-    const cached = await this.cache.get(key);
+    const cached = await this.cache.get(key, ltik);
     if (cached) return cached;
     const token = await this.api.idToken(ltik, options);
-    await this.cache.set(key, token);
+    await this.cache.set(key, token, ltik);
     this.recordServiceKey(token);
     return token;
   }

@@ -31,7 +31,8 @@ export function lineItemKey(scope: string, spec: ValidLineItemSpec): string {
  * the entry ages out or is forgotten.
  *
  * The registry is single-flight only as far as it is shared. With `converge`, instances that share
- * nothing still end on one column: see {@link convergeAfterCreate}.
+ * nothing still end on one column: see {@link convergeAfterCreate}. A shared registry that
+ * resolves alone for a while (its store does not answer) asks for that convergence too.
  */
 export function resolveLineItem(
   registry: LineItemRegistry,
@@ -43,7 +44,8 @@ export function resolveLineItem(
   converge = false,
 ): Promise<LineItem> {
   const key = lineItemKey(scope, spec);
-  return registry.resolve(key, () => findOrCreate(registry, key, spec, lineItems, resourceLinkId, options, converge));
+  // Resolving alone (a shared registry whose store does not answer), a created column is converged as without shared state.
+  return registry.resolve(key, (how) => findOrCreate(registry, key, spec, lineItems, resourceLinkId, options, converge || how?.alone === true));
 }
 
 /** Drops a kept column id the LMS no longer knows (404: the column was deleted), unless already replaced. */

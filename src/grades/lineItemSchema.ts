@@ -1,5 +1,6 @@
 // The rules for line items, line item specs and list filters, checked before anything is sent.
 import Joi from 'joi';
+import { LruCache } from '../cache/lruCache';
 import { gradesError } from '../errors';
 
 /** A line item spec after validation (dates as ISO strings, label trimmed). */
@@ -53,8 +54,37 @@ function check<T>(schema: Joi.Schema, input: unknown, what: string): T {
   return value as T;
 }
 
+/**
+ * Specs already found valid, by their fields. A tool's `lineItem: (req) => spec` hands over one
+ * of a few specs on every submission: joi checks each once, later ones are found here. Kept only
+ * for plain objects of strings, numbers, booleans and undefined (anything else is checked every
+ * time), and frozen, so that no caller can change what another is handed.
+ */
+const validSpecs = new LruCache<string, Readonly<ValidLineItemSpec>>({ max: 1000, ttlMs: Number.POSITIVE_INFINITY });
+
+/** The cache key of a spec made of plain values (with each value's type, so 10 and '10' differ); undefined for anything else. */
+function plainSpecKey(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const prototype = Object.getPrototypeOf(input) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return undefined;
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(input)) {
+    const type = typeof value;
+    if (type !== 'string' && type !== 'number' && type !== 'boolean' && type !== 'undefined') return undefined;
+    parts.push(key, type, String(value));
+  }
+  return JSON.stringify(parts);
+}
+
 /** A spec for find-or-create: `resourceId`, `label`, `scoreMaximum` required. Throws LINE_ITEM_INVALID. */
-export const validateLineItemSpec = (input: unknown) => check<ValidLineItemSpec>(lineItemSpecSchema, input, 'line item spec');
+export function validateLineItemSpec(input: unknown): Readonly<ValidLineItemSpec> {
+  const key = plainSpecKey(input);
+  const known = key === undefined ? undefined : validSpecs.get(key);
+  if (known) return known;
+  const valid = Object.freeze(check<ValidLineItemSpec>(lineItemSpecSchema, input, 'line item spec'));
+  if (key !== undefined) validSpecs.set(key, valid);
+  return valid;
+}
 
 /** A line item for create or update: `label` and `scoreMaximum` required. Throws LINE_ITEM_INVALID. */
 export const validateLineItemInput = (input: unknown) =>

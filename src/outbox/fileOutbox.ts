@@ -4,7 +4,7 @@ import { FileOutboxStorage } from './fileOutboxStorage';
 import { StorageOutbox, type OutboxOptions } from './gradeOutbox';
 import { encryptionKeySchema, JobCipher } from './jobCipher';
 import type { GradeOutbox } from './outbox';
-import { outboxOptionsFields, validateOutboxOptions, type ResolvedOutboxOptions } from './outboxOptions';
+import { outboxOptionsFields, outboxSchema, validateOutboxOptions, type ResolvedOutboxOptions } from './outboxOptions';
 
 /** Options of {@link fileOutbox}. */
 export interface FileOutboxOptions extends OutboxOptions {
@@ -23,7 +23,7 @@ export interface FileOutboxOptions extends OutboxOptions {
   encryptionKey?: string;
 }
 
-const fileOutboxSchema = Joi.object({ dir: Joi.string().min(1).required(), encryptionKey: encryptionKeySchema, ...outboxOptionsFields }).required();
+const fileOutboxSchema = outboxSchema({ dir: Joi.string().min(1).required(), encryptionKey: encryptionKeySchema, ...outboxOptionsFields }).required();
 
 /**
  * A durable outbox in `dir`. Pass it to `ltiaasGrades({ outbox })`: a grade that cannot be
@@ -33,6 +33,9 @@ const fileOutboxSchema = Joi.object({ dir: Joi.string().min(1).required(), encry
  * Checks and locks the folder synchronously, so a folder others can write to, or one another
  * process is using, is refused here with an OptionsError. `close()` (or the grades instance's
  * `close()`) releases the lock; the lock of a process that died is taken over.
+ *
+ * `now`, `setTimeout` and `clearTimeout` (default `Date.now` and the global timers) are the
+ * outbox's clock and timer: a test passes its own to move time on without waiting.
  * @example
  * const grades = ltiaasGrades({ ltiaasUrl, apiKey, outbox: fileOutbox({ dir: '/var/lib/my-tool/outbox' }) });
  */

@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { gradesError, isLtiaasGradesError, OptionsError, outboxUnavailable, type LtiaasGradesError } from '../errors';
 import { silentLogger, type ResolvedLogger } from '../logger';
-import { retryDelayMs } from '../client/retryPolicy';
-import type { GradeOutbox, JobOutcome, OutboxWorker } from './outbox';
+import { MAX_TIMER_DELAY_MS, retryDelayMs } from '../client/retryPolicy';
+import type { GradeOutbox, JobOutcome, OutboxStats, OutboxWorker } from './outbox';
 import { resolveOutboxOptions } from './outboxOptions';
 import {
   STORED_JOB_VERSION,
@@ -29,16 +29,38 @@ export interface OutboxOptions {
   retry?: { minDelayMs?: number; maxDelayMs?: number };
   /** A grade still undeliverable after this long moves to the dead-letter list. Default 7 days. */
   maxAgeMs?: number;
+  /**
+   * The outbox's clock, in milliseconds since the epoch: it stamps `createdAt` and `failedAt`,
+   * sets when each grade is due, and measures `maxAgeMs`. Default `Date.now` (read at each call).
+   * Tests pass their own to move time on without waiting.
+   */
+  now?: () => number;
+  /**
+   * Arms the outbox's timers: the next delivery round while LTIAAS fails, and `drain()`'s
+   * timeout. Called with delays of 0 to 2^31 - 1 ms; what it returns is only passed back to
+   * `clearTimeout` (and its `unref()` is called when it has one, so a waiting outbox never keeps
+   * the process alive). Default the global `setTimeout` (read at each call). Give `clearTimeout`
+   * with it.
+   */
+  setTimeout?: (callback: () => void, delayMs: number) => unknown;
+  /** Cancels a timer that `setTimeout` returned. Default the global `clearTimeout`; required with `setTimeout`. */
+  clearTimeout?: (timer: unknown) => void;
 }
 
-/** setTimeout fires a longer delay after 1 ms (a timer spinning every millisecond); longer waits are re-armed on wake-up. */
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-
-/** A delay setTimeout keeps as given: at least 0, at most about 24.8 days. */
+/** A delay setTimeout keeps as given: at least 0, at most about 24.8 days (a longer one would fire after 1 ms; longer waits are re-armed on wake-up). */
 const timerDelayMs = (delayMs: number) => (Number.isNaN(delayMs) ? 0 : Math.min(MAX_TIMER_DELAY_MS, Math.max(0, delayMs)));
 
 /** Retries of one job whose dead-letter write failed count up to this in its backoff. */
 const MAX_JOB_BACKOFF_STEP = 20;
+
+/** A duration as an operator reads it in a dead-letter message: "7 days", "36 h", "20 min", "1 s". */
+function humanDuration(ms: number): string {
+  const DAY_MS = 86_400_000;
+  if (ms >= 2 * DAY_MS && ms % DAY_MS === 0) return `${ms / DAY_MS} days`;
+  if (ms >= 3_600_000) return `${Math.round(ms / 3_600_000)} h`;
+  if (ms >= 60_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 1000)} s`;
+}
 
 export function jobErrorOf(error: unknown): JobError {
   if (!isLtiaasGradesError(error)) return { code: 'UNEXPECTED', message: 'The delivery failed unexpectedly.' };
@@ -62,13 +84,18 @@ export class StorageOutbox implements GradeOutbox {
   private readonly concurrency: number;
   private readonly backoff: { retries: number; minDelayMs: number; maxDelayMs: number };
   private readonly maxAgeMs: number;
+  private readonly now: () => number;
+  private readonly setTimer: (callback: () => void, delayMs: number) => unknown;
+  private readonly clearTimer: (timer: unknown) => void;
   private hooks?: OutboxWorker;
   private loaded?: Promise<void>;
   private consecutiveFailures = 0;
   private blockedUntil = 0;
-  private timer?: NodeJS.Timeout;
+  private timer?: unknown;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
+  /** The deliveries under way, settled (never rejected) once their outcome is recorded: close() waits for them. */
+  private readonly deliveries = new Set<Promise<void>>();
 
   /** Validates `options` (OptionsError naming the option and the fix). `storage` may be any {@link OutboxStorage}: see storageOutbox(). */
   constructor(private readonly storage: OutboxStorage, options: OutboxOptions = {}) {
@@ -76,6 +103,21 @@ export class StorageOutbox implements GradeOutbox {
     this.concurrency = resolved.concurrency;
     this.backoff = { retries: 0, ...resolved.retry };
     this.maxAgeMs = resolved.maxAgeMs;
+    this.now = resolved.now;
+    this.setTimer = resolved.setTimeout;
+    this.clearTimer = resolved.clearTimeout;
+  }
+
+  /** Arms a timer on the outbox's clock; it never keeps the process alive on its own. */
+  private arm(callback: () => void, delayMs: number): unknown {
+    const timer = this.setTimer(callback, timerDelayMs(delayMs));
+    (timer as { unref?: () => void } | undefined)?.unref?.();
+    return timer;
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) this.clearTimer(this.timer);
+    this.timer = undefined;
   }
 
   private get logger(): ResolvedLogger {
@@ -93,7 +135,8 @@ export class StorageOutbox implements GradeOutbox {
       .loadPending()
       .then((jobs) => {
         jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-        for (const job of jobs) if (!this.jobs.has(job.id)) this.jobs.set(job.id, { ...job, nextAttemptAt: Math.min(job.nextAttemptAt, Date.now()) });
+        const now = this.now();
+        for (const job of jobs) if (!this.jobs.has(job.id)) this.jobs.set(job.id, { ...job, nextAttemptAt: Math.min(job.nextAttemptAt, now) });
         if (jobs.length > 0) this.logger.info({ pending: jobs.length }, 'outbox: resuming grades left by a previous run');
         this.pump();
       })
@@ -108,7 +151,7 @@ export class StorageOutbox implements GradeOutbox {
     if (this.closed) {
       throw gradesError('OUTBOX_UNAVAILABLE', { message: 'The outbox is closed: the grade was not stored.', retryable: false });
     }
-    const now = Date.now();
+    const now = this.now();
     // The grade is here because LTIAAS just failed: count that, so the outbox probes after a
     // backoff instead of sending straight into the same failure.
     if (this.blockedUntil <= now) this.noteFailure(reason);
@@ -132,7 +175,7 @@ export class StorageOutbox implements GradeOutbox {
     const retryAfterMs = isLtiaasGradesError(error) ? error.upstream?.retryAfterMs : undefined;
     const delay = retryDelayMs(this.consecutiveFailures, this.backoff, retryAfterMs);
     this.consecutiveFailures += 1;
-    this.blockedUntil = Date.now() + delay;
+    this.blockedUntil = this.now() + delay;
     return delay;
   }
 
@@ -141,16 +184,15 @@ export class StorageOutbox implements GradeOutbox {
     if (this.consecutiveFailures === 0 && this.blockedUntil === 0) return;
     this.consecutiveFailures = 0;
     this.blockedUntil = 0;
-    const now = Date.now();
+    const now = this.now();
     for (const job of this.jobs.values()) job.nextAttemptAt = Math.min(job.nextAttemptAt, now);
     this.pump();
   }
 
   private pump(): void {
     if (this.closed || !this.hooks) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const now = Date.now();
+    this.disarm();
+    const now = this.now();
     if (now < this.blockedUntil) {
       this.schedule(this.blockedUntil - now);
       return;
@@ -172,9 +214,11 @@ export class StorageOutbox implements GradeOutbox {
   }
 
   private schedule(delayMs: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.pump(), timerDelayMs(delayMs));
-    this.timer.unref?.();
+    this.disarm();
+    this.timer = this.arm(() => {
+      this.timer = undefined;
+      this.pump();
+    }, delayMs);
   }
 
   private start(job: StoredGradeJob): void {
@@ -184,7 +228,7 @@ export class StorageOutbox implements GradeOutbox {
       job.grade = grade;
       return this.storage.save(job);
     };
-    this.hooks!
+    const delivery: Promise<void> = this.hooks!
       .deliver(job, persist)
       .then(
         (outcome) => this.settle(job, outcome),
@@ -192,9 +236,11 @@ export class StorageOutbox implements GradeOutbox {
       )
       .catch((error: unknown) => this.logger.error({ id: job.id, error: (error as Error).message }, 'outbox: could not record a delivery'))
       .finally(() => {
+        this.deliveries.delete(delivery);
         this.running.delete(job.id);
         this.pump();
       });
+    this.deliveries.add(delivery);
   }
 
   private async settle(job: StoredGradeJob, outcome: JobOutcome): Promise<void> {
@@ -222,8 +268,8 @@ export class StorageOutbox implements GradeOutbox {
       return;
     }
     job.lastError = jobErrorOf(outcome.error);
-    if (Date.now() - Date.parse(job.createdAt) > this.maxAgeMs) {
-      await this.moveToFailed(job, outcome.error, `Gave up after ${Math.round(this.maxAgeMs / 3_600_000)} h: ${outcome.error.message}`);
+    if (this.now() - Date.parse(job.createdAt) > this.maxAgeMs) {
+      await this.moveToFailed(job, outcome.error, `Gave up after ${humanDuration(this.maxAgeMs)}: ${outcome.error.message}`);
       return;
     }
     const delay = this.noteFailure(outcome.error);
@@ -238,13 +284,13 @@ export class StorageOutbox implements GradeOutbox {
    * and is tried again after a backoff, so it is never in neither list.
    */
   private async moveToFailed(job: StoredGradeJob, error: LtiaasGradesError, message?: string): Promise<void> {
-    const failed: FailedGradeJob = { ...job, failedAt: new Date().toISOString(), error: { ...jobErrorOf(error), ...(message ? { message } : {}) } };
+    const failed: FailedGradeJob = { ...job, failedAt: new Date(this.now()).toISOString(), error: { ...jobErrorOf(error), ...(message ? { message } : {}) } };
     try {
       await this.storage.moveToFailed(failed);
     } catch (writeError) {
       const delay = retryDelayMs(Math.min(Math.max(0, job.attempts - 1), MAX_JOB_BACKOFF_STEP), this.backoff);
       job.lastError = failed.error;
-      job.nextAttemptAt = Date.now() + delay;
+      job.nextAttemptAt = this.now() + delay;
       this.logger.error(
         { id: job.id, code: failed.error.code, error: (writeError as Error).message, retryInMs: delay },
         'outbox: grade refused, but the dead-letter list could not be written; it stays pending and is tried again',
@@ -275,12 +321,32 @@ export class StorageOutbox implements GradeOutbox {
     return jobs.map((job) => ({ ...viewOf(job), failedAt: job.failedAt, error: job.error }));
   }
 
+  /**
+   * Counts for grades.status() and the outbox gauges: the pending ones from memory, the failed
+   * ones from the storage's dead-letter list, and whether delivery is held back after failures.
+   */
+  async stats(): Promise<OutboxStats> {
+    await this.loaded;
+    const failed = await this.storage.loadFailed().catch(outboxUnavailable('stats', 'read its dead-letter list'));
+    let oldest = Infinity;
+    for (const job of this.jobs.values()) oldest = Math.min(oldest, Date.parse(job.createdAt));
+    const pausedUntil = this.blockedUntil > this.now() ? this.blockedUntil : undefined;
+    return {
+      pending: this.jobs.size,
+      failed: failed.length,
+      ...(oldest !== Infinity ? { oldestPendingAt: new Date(oldest).toISOString() } : {}),
+      paused: pausedUntil !== undefined,
+      ...(pausedUntil !== undefined ? { pausedUntil: new Date(pausedUntil).toISOString() } : {}),
+      consecutiveFailures: this.consecutiveFailures,
+    };
+  }
+
   /** Moves a dead-letter grade back to the pending list (after fixing its cause, e.g. enrolling the student). */
   async requeue(id: string): Promise<boolean> {
     const failed = (await this.storage.loadFailed().catch(outboxUnavailable('requeue', 'read its dead-letter list'))).find((job) => job.id === id);
     if (!failed) return false;
     const { failedAt: _failedAt, error: _error, ...job } = failed;
-    const pending: StoredGradeJob = { ...job, attempts: 0, nextAttemptAt: Date.now() };
+    const pending: StoredGradeJob = { ...job, attempts: 0, nextAttemptAt: this.now() };
     delete pending.lastError;
     // Pending first, in memory only once it is on disk; a failed removal below leaves it in both lists, never in none.
     await this.storage.save(pending).catch(outboxUnavailable('requeue', 'store the grade again'));
@@ -303,16 +369,20 @@ export class StorageOutbox implements GradeOutbox {
     return true;
   }
 
-  /** Resolves when nothing is pending, or with false after `timeoutMs`. */
+  /** Resolves when nothing is pending, or with false after `timeoutMs` on the outbox's clock. */
   async drain(timeoutMs = 60_000): Promise<boolean> {
     await this.loaded;
     if (this.jobs.size === 0 && this.running.size === 0) return true;
     return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), timerDelayMs(timeoutMs));
-      this.idleWaiters.push(() => {
-        clearTimeout(timer);
+      const idle = () => {
+        this.clearTimer(timer);
         resolve(true);
-      });
+      };
+      const timer = this.arm(() => {
+        this.idleWaiters = this.idleWaiters.filter((waiter) => waiter !== idle);
+        resolve(false);
+      }, timeoutMs);
+      this.idleWaiters.push(idle);
     });
   }
 
@@ -322,8 +392,9 @@ export class StorageOutbox implements GradeOutbox {
    */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.timer);
-    while (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    this.disarm();
+    // Waits for the deliveries themselves, not a polling timer: nothing here depends on the clock.
+    while (this.deliveries.size > 0) await Promise.all([...this.deliveries]);
     await this.storage.close?.();
   }
 }
@@ -331,7 +402,8 @@ export class StorageOutbox implements GradeOutbox {
 /**
  * An outbox that keeps its jobs in `storage` (a database table, say) instead of a folder, with
  * the file outbox's delivery rules: backoff, one probe while failing, dead-letter list.
- * Options are validated here (OptionsError naming the option and the fix).
+ * Options are validated here (OptionsError naming every problem and its fix). `now`,
+ * `setTimeout` and `clearTimeout` put the outbox on another clock (a test's, say).
  * @example const outbox = storageOutbox(myStorage, { concurrency: 4 });
  */
 export function storageOutbox(storage: OutboxStorage, options: OutboxOptions = {}): GradeOutbox {

@@ -30,6 +30,11 @@ export interface GradeRecord {
   timestamp?: string;
   /** The column the score was last sent to. */
   lineItemId?: string;
+  /**
+   * The W3C trace context (`traceparent`) of the request that queued the grade, when a
+   * tracer recorded it: its delivery's span links to it. Not a secret.
+   */
+  traceparent?: string;
 }
 
 /** A grade held for later delivery. Holds the ltik and service key: storage must be private. */

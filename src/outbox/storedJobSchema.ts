@@ -51,6 +51,8 @@ const gradeSchema = Joi.object({
   score: scoreSchema.required(),
   timestamp: isoString,
   lineItemId: text,
+  // Read leniently (a tracer's context is no reason to set a grade aside); telemetry ignores one it cannot parse.
+  traceparent: Joi.string().max(256),
 })
   .unknown(true)
   // Without an ltik, nothing can name the user or the grade book: they must already be known.

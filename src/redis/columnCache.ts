@@ -2,11 +2,16 @@
 //
 // Interface (what the wiring adapts to):
 //   new RedisColumnCache(redis: RedisClientLike, lock: RedisLock, options?: { prefix?: string; ttlMs?: number; lockTtlMs?: number; waitMs?: number; now?: () => number })
-//   columns.get(key: ColumnKey): Promise<string | undefined>            the cached line item id
+//   columns.get(key: ColumnName): Promise<string | undefined>           the cached line item id
 //   columns.set(key, lineItemId): Promise<void>                          stores (overwrites), with the cache TTL
 //   columns.forget(key, lineItemId): Promise<boolean>                    on the LMS's 404: deletes only if the cache still holds that id
 //   columns.resolveOnce(key, findOrCreate: (signal: AbortSignal) => Promise<string>): Promise<string>
+//   columns.unreadableCreations(key) / setUnreadableCreations(key, n) / clearUnreadableCreations(key)
+//                                                                        creations answered without a readable id, shared (see lineItemResolver.ts)
 //   ColumnKey = { platformId: string; contextId: string; resourceId: string; tag?: string }
+//   ColumnName = ColumnKey, or a string that already names one column unambiguously (the line item registry's key)
+// What is cached is a string: a line item id, or (as the shared line item registry stores it)
+// the JSON of the line item; `forget` compares it whole.
 // `findOrCreate` must search the grade book before it creates (it may run after a holder that
 // died having created the column); `signal` is aborted if this instance lost the lock meanwhile.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +40,9 @@ export interface RedisColumnCacheOptions {
   now?: () => number;
 }
 
+/** A column's name: its parts, or a string that names it unambiguously (the line item registry's key, see lineItemResolver.ts). */
+export type ColumnName = ColumnKey | string;
+
 export const DEFAULT_COLUMN_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -51,6 +59,10 @@ return ARGV[1]
 
 const store = new LuaScript(`
 return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+`);
+
+const remove = new LuaScript(`
+return redis.call('DEL', KEYS[1])
 `);
 
 export class RedisColumnCache {
@@ -74,32 +86,59 @@ export class RedisColumnCache {
     this.now = options.now ?? Date.now;
   }
 
-  /** One unambiguous string per column: JSON keeps separators inside ids from merging two keys. */
-  private id(key: ColumnKey): string {
-    return JSON.stringify([key.platformId, key.contextId, key.resourceId, key.tag ?? '']);
+  /**
+   * One unambiguous string per column: JSON keeps separators inside ids from merging two keys.
+   * A string name is one element, so it never equals the four parts of a ColumnKey.
+   */
+  private id(key: ColumnName): string {
+    return typeof key === 'string' ? JSON.stringify([key]) : JSON.stringify([key.platformId, key.contextId, key.resourceId, key.tag ?? '']);
   }
 
   /** The Redis key of a column's cached id (for tests and operators). */
-  keyOf(key: ColumnKey): string {
+  keyOf(key: ColumnName): string {
     return `${this.prefix}column:${this.id(key)}`;
   }
 
+  /** The Redis key of a column's count of creations answered without a readable id. */
+  unreadableKeyOf(key: ColumnName): string {
+    return `${this.prefix}column-unreadable:${this.id(key)}`;
+  }
+
   /** The name of a column's resolution lock in `RedisLock`. */
-  lockNameOf(key: ColumnKey): string {
+  lockNameOf(key: ColumnName): string {
     return `column:${this.id(key)}`;
   }
 
-  async get(key: ColumnKey): Promise<string | undefined> {
+  async get(key: ColumnName): Promise<string | undefined> {
     return (await this.redis.get(this.keyOf(key))) ?? undefined;
   }
 
-  async set(key: ColumnKey, lineItemId: string): Promise<void> {
+  async set(key: ColumnName, lineItemId: string): Promise<void> {
     await store.run(this.redis, [this.keyOf(key)], [lineItemId, this.ttlMs]);
   }
 
   /** After the LMS answered 404 for `lineItemId`: forgets it, unless another instance already stored a newer id. */
-  async forget(key: ColumnKey, lineItemId: string): Promise<boolean> {
+  async forget(key: ColumnName, lineItemId: string): Promise<boolean> {
     return (await deleteIfEqual.run(this.redis, [this.keyOf(key)], [lineItemId])) === 1;
+  }
+
+  /**
+   * Creations of this column that LTIAAS answered without a readable id, counted across every
+   * instance: the resolver reads and raises it while holding the column's lock, so the bound on
+   * such creations holds for all instances together. Kept as long as a resolved id.
+   */
+  async unreadableCreations(key: ColumnName): Promise<number> {
+    const count = Number(await this.redis.get(this.unreadableKeyOf(key)));
+    return Number.isInteger(count) && count > 0 ? count : 0;
+  }
+
+  async setUnreadableCreations(key: ColumnName, count: number): Promise<void> {
+    await store.run(this.redis, [this.unreadableKeyOf(key)], [Math.max(0, Math.floor(count)), this.ttlMs]);
+  }
+
+  /** The column was found or created with a readable id: earlier unreadable creations no longer count. */
+  async clearUnreadableCreations(key: ColumnName): Promise<void> {
+    await remove.run(this.redis, [this.unreadableKeyOf(key)]);
   }
 
   /**
@@ -108,7 +147,7 @@ export class RedisColumnCache {
    * callers read the cache between attempts at the lock, so they get the id as soon as it is
    * stored, without a second create. A failed `findOrCreate` stores nothing and is thrown.
    */
-  resolveOnce(key: ColumnKey, findOrCreate: (signal: AbortSignal) => Promise<string>): Promise<string> {
+  resolveOnce(key: ColumnName, findOrCreate: (signal: AbortSignal) => Promise<string>): Promise<string> {
     const id = this.id(key);
     const pending = this.inFlight.get(id);
     if (pending) return pending;
@@ -117,7 +156,7 @@ export class RedisColumnCache {
     return resolution;
   }
 
-  private async resolve(key: ColumnKey, findOrCreate: (signal: AbortSignal) => Promise<string>): Promise<string> {
+  private async resolve(key: ColumnName, findOrCreate: (signal: AbortSignal) => Promise<string>): Promise<string> {
     const deadline = this.now() + this.waitMs;
     for (let attempt = 0; ; attempt += 1) {
       const cached = await this.get(key);
@@ -129,7 +168,7 @@ export class RedisColumnCache {
     }
   }
 
-  private async resolveHolding(key: ColumnKey, lease: LockLease, findOrCreate: (signal: AbortSignal) => Promise<string>): Promise<string> {
+  private async resolveHolding(key: ColumnName, lease: LockLease, findOrCreate: (signal: AbortSignal) => Promise<string>): Promise<string> {
     const stop = this.lock.keepAlive(lease, this.lockTtlMs);
     try {
       // The previous holder may have stored the id between our read and our lock.

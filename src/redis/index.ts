@@ -2,8 +2,10 @@
 export { redisCoordination, type RedisCoordination, type RedisCoordinationOptions } from './redisCoordination';
 export { RedisLock, type LockLease, type RedisLockOptions } from './redisLock';
 export { RedisColumnCache, type ColumnKey, type RedisColumnCacheOptions } from './columnCache';
+export type { ColumnName } from './columnCache';
 export { RedisIdTokenCache, type RedisIdTokenCacheOptions } from './idTokenCache';
 export { RedisScoreClock, type RedisScoreClockOptions } from './scoreClock';
 export type { RedisClientLike } from './redisClient';
+export { redisServiceKeyStore, type RedisServiceKeyStoreOptions, type RedisHashClientLike } from './redisServiceKeyStore';
 export { bullmqOutbox, startOutboxWorker, type BullmqOutbox } from './bullmqOutbox';
 export type { BullmqConnection, BullmqOutboxOptions, IoredisClientLike, IoredisOptionsLike } from './bullmqOptions';

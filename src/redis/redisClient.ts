@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
  * so each step that must be atomic is one round trip and one command on the server.
  */
 export interface RedisClientLike {
+  /** ioredis's connection state (`ready`, `reconnecting`, `end`, ...): nothing is sent while it says the server is out of reach. */
+  readonly status?: string;
   get(key: string): Promise<string | null>;
   evalsha(sha1: string, numkeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown>;
   eval(script: string, numkeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown>;

@@ -2,7 +2,7 @@
 //
 // Interface (what the wiring adapts to):
 //   new RedisScoreClock(redis: RedisClientLike, options?: { prefix?: string; ttlMs?: number; now?: () => number })
-//   clock.stamp(keys: readonly string[]): Promise<string>        ISO 8601 UTC with ms: max(now, last under any key + 1), stored under every key
+//   clock.stamp(keys: readonly string[], notBefore?: number): Promise<string>   ISO 8601 UTC with ms: max(now, notBefore, last under any key + 1), stored under every key
 //   clock.observe(keys: readonly string[], timestamp: string): Promise<void>   raises every key to at least `timestamp` (a grade queued elsewhere)
 // `keys` are the names of one student's column (see scoreKeys in src/grades/scoreClock.ts): the
 // stamp comes after the last stamp under any of them. Keys of different students are disjoint,
@@ -65,13 +65,19 @@ export class RedisScoreClock {
     return `${this.prefix}score-clock:${name}`;
   }
 
-  /** The next timestamp after every stamp seen under any of `keys`, on any instance. */
-  async stamp(keys: readonly string[]): Promise<string> {
+  /**
+   * The next timestamp after every stamp seen under any of `keys`, on any instance. `notBefore`
+   * (epoch ms) is a floor the caller knows of, e.g. the last stamp it gave this student while
+   * Redis did not answer: the stamp is max(now, notBefore, last + 1).
+   */
+  async stamp(keys: readonly string[], notBefore?: number): Promise<string> {
     if (keys.length === 0) throw new TypeError('RedisScoreClock.stamp(keys): name the student and column with at least one key.');
+    const now = Math.floor(this.now());
+    const floor = notBefore !== undefined && Number.isFinite(notBefore) ? Math.max(now, Math.floor(notBefore)) : now;
     const stamp = await nextStamp.run(
       this.redis,
       keys.map((key) => this.keyOf(key)),
-      [Math.floor(this.now()), this.ttlMs],
+      [floor, this.ttlMs],
     );
     return new Date(Number(stamp)).toISOString();
   }

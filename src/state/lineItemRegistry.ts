@@ -2,6 +2,12 @@
 import { LruCache } from '../cache/lruCache';
 import type { LineItem } from '../types';
 
+/** How a registry has a column found or created. */
+export interface ResolveHow {
+  /** The resolution is single-flight in this process only: other instances may be resolving the same column. */
+  alone?: boolean;
+}
+
 /**
  * Remembers which column each activity's grades go to, so the column is found or created once
  * per grade book and then reused. Keys name the platform, the context, the `resourceId` and
@@ -11,9 +17,12 @@ import type { LineItem } from '../types';
 export interface LineItemRegistry {
   /**
    * The column kept under `key`, or the one `findOrCreate` gives. Concurrent callers for one key
-   * share one `findOrCreate`; a failed one is not remembered (the next caller tries afresh).
+   * share one `findOrCreate`; a failed one is not remembered (the next caller tries afresh). A
+   * shared registry that cannot keep the resolution single-flight across instances right now
+   * (its store does not answer) calls `findOrCreate({ alone: true })`: a column created then is
+   * converged (see lineItemResolver.ts), as instances without shared state do.
    */
-  resolve(key: string, findOrCreate: () => Promise<LineItem>): Promise<LineItem>;
+  resolve(key: string, findOrCreate: (how?: ResolveHow) => Promise<LineItem>): Promise<LineItem>;
   /** Drops the column kept under `key` if it is still `lineItemId` (the LMS answered 404: it was deleted). */
   forget(key: string, lineItemId: string): Promise<void>;
   /** Creations of the column under `key` that LTIAAS answered without a readable id, since it was last found. */
@@ -35,7 +44,7 @@ export class InProcessLineItemRegistry implements LineItemRegistry {
     this.unreadable = new LruCache({ max: cache.max, ttlMs: cache.ttlMs });
   }
 
-  resolve(key: string, findOrCreate: () => Promise<LineItem>): Promise<LineItem> {
+  resolve(key: string, findOrCreate: (how?: ResolveHow) => Promise<LineItem>): Promise<LineItem> {
     const cached = this.resolved.get(key);
     if (cached) return cached;
     const resolution = findOrCreate();

@@ -35,6 +35,10 @@ async function main() {
   assert.equal((await missing.json()).error.code, 'LTIK_MISSING');
   assert.equal(typeof isLtiaasGradesError, 'function');
 
+  // The optional peer is not installed here: the package loads, grades and reports without it.
+  assert.throws(() => require.resolve('@opentelemetry/api'), { code: 'MODULE_NOT_FOUND' });
+  assert.equal((await grades.status()).state, 'ok');
+
   server.close();
   await grades.close();
   await emulator.close();

@@ -6,6 +6,7 @@ import { startEmulator } from 'express-ltiaas-grades/testing';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 
 const emulator = await startEmulator();
 const dir = await mkdtemp(join(tmpdir(), 'consumer-esm-'));
@@ -35,6 +36,10 @@ const client = ltiaasClient({ ltiaasUrl: emulator.url, apiKey: emulator.apiKey }
 const outcomes = await client.withServiceKey(launch.serviceKey).submitMany([{ userId: 'esm-student', scoreGiven: 5, scoreMaximum: 5 }], { lineItem: launch.lineItemId });
 assert.equal(outcomes[0].status, 'submitted');
 assert.equal(typeof LtiaasGradesError, 'function');
+
+// The optional peer is not installed here: the ES module build loads, grades and reports without it.
+assert.throws(() => createRequire(import.meta.url).resolve('@opentelemetry/api'), { code: 'MODULE_NOT_FOUND' });
+assert.equal((await grades.status()).outbox.pending, 0);
 
 server.close();
 await client.close();

@@ -14,6 +14,8 @@ import {
   type LtiaasGradesOptions,
   type ScoreInput,
   type SubmitOutcome,
+  type GradesStatus,
+  type AdminRouterOptions,
 } from 'express-ltiaas-grades';
 import { startEmulator } from 'express-ltiaas-grades/testing';
 
@@ -51,10 +53,20 @@ app.post(
     },
   }),
 );
+// The operators' page and the health check, typed from the package's declarations alone (no @opentelemetry/api here).
+const adminOptions: AdminRouterOptions = { authorize: (req) => req.socket.remoteAddress === '127.0.0.1' };
+app.use('/admin/grades', grades.adminRouter(adminOptions));
+app.get('/healthz', async (_req, res) => {
+  const status: GradesStatus = await grades.status();
+  res.status(status.state === 'unhealthy' ? 503 : 200).json({ state: status.state });
+});
 app.use(grades.errorHandler());
 const server = app.listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { state: 'ok' });
+assert.equal((await fetch(`${base}/admin/grades/`)).status, 200);
 
 const launch = emulator.launch({ user: { id: 'ts-student' }, context: { id: 'ts' } });
 assert.deepEqual(await (await fetch(`${base}/whoami?ltik=${launch.ltik}`)).json(), { user: 'ts-student', available: true });
