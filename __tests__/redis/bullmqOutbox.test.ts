@@ -1,4 +1,5 @@
 // bullmqOutbox() against a real redis-server and the emulator: 202 only after Redis took the job, jobs encrypted, one job per grade, the dead-letter list.
+import { JobCipher } from '../../src/outbox/jobCipher';
 import { bullmqOutbox, startOutboxWorker } from '../../src/redis';
 import { ENCRYPTION_KEY, everythingIn, startBullmqHarness, until, type BullmqHarness } from './bullmqHarness';
 import { startRedisServer, type RedisTestServer } from './redisServer';
@@ -85,6 +86,20 @@ describe('bullmqOutbox', () => {
     expect((await outbox.pending()).map((job) => job.id).sort()).toEqual([first.id, other.id].sort());
     const pending = await outbox.pending();
     expect(await outbox.stats()).toMatchObject({ pending: 2, failed: 0, oldestPendingAt: pending.find((job) => job.id === first.id)!.createdAt });
+  });
+
+  it('stores the grade record whole, fields it does not know included (a trace context, a newer release\'s field)', async () => {
+    const { outbox } = harness.instance({ worker: false });
+    const grade = {
+      ltik: 'ltik-whole-record',
+      score: { scoreGiven: 3, scoreMaximum: 4, activityProgress: 'Completed', gradingProgress: 'FullyGraded' },
+      timestamp: '2026-02-01T00:00:00.000Z',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      addedByANewerRelease: { kept: true },
+    };
+    const { id } = await outbox.enqueue(grade as never, new Error('LTIAAS down'));
+    const data = JSON.parse((await server.client().hget(`bull:${harness.queueName}:${id}`, 'data'))!) as { sealed: string };
+    expect(new JobCipher(ENCRYPTION_KEY).open(data.sealed, id)).toMatchObject({ v: 1, id, attempts: 0, grade });
   });
 
   it('gives up on a grade still undeliverable after maxAgeMs, keeping it as failed', async () => {
