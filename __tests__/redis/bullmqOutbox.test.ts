@@ -35,6 +35,8 @@ describe('bullmqOutbox', () => {
     expect(await outbox.drain(20_000)).toBe(true);
     expect(harness.emulator.scores(launch.lineItemId!, 'ada').map((score) => score.scoreGiven)).toEqual([7]);
     expect(await outbox.stats()).toMatchObject({ pending: 0, failed: 0, paused: false, consecutiveFailures: 0 });
+    // grades.status() reads the queue's counts through stats().
+    expect((await grades.status()).outbox).toMatchObject({ pending: 0, failed: 0, paused: false, consecutiveFailures: 0 });
   });
 
   it('answers queued only once Redis acknowledged the job: while Redis holds writes back, the grade waits', async () => {
