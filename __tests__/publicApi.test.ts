@@ -36,7 +36,7 @@ const PLANNED_EXPORTS = [
 const PLANNED_TESTING_EXPORTS = ['LtiaasEmulator', 'startEmulator'];
 
 /** Every value `express-ltiaas-grades/redis` exports. */
-const PLANNED_REDIS_EXPORTS = ['RedisColumnCache', 'RedisIdTokenCache', 'RedisLock', 'RedisScoreClock', 'bullmqOutbox', 'redisCoordination', 'redisServiceKeyStore', 'startOutboxWorker'].sort();
+const PLANNED_REDIS_EXPORTS = ['bullmqOutbox', 'redisCoordination', 'redisServiceKeyStore', 'startOutboxWorker'].sort();
 
 /** How the BullMQ outbox works inside: never in the built declarations of /redis, and no type of bullmq (an optional peer a user may not have). */
 const REDIS_INTERNALS = ['BullmqGradeOutbox', 'OutboxGate', 'DeliverySlots', 'JobCipher', 'OutboxRetryError'];
