@@ -107,4 +107,23 @@ describe('grades.status() over a BullMQ outbox', () => {
     expect(harness.emulator.scores(held.lineItemId!, 'probed')).toHaveLength(1);
     expect(await grades.status()).toMatchObject({ state: 'ok', problems: [], outbox: { pending: 0, paused: false, consecutiveFailures: 0 } });
   });
+
+  // Last in the file: it stops the file's redis-server (and starts it again).
+  it('is unhealthy (OUTBOX_UNREADABLE) while Redis does not answer, the health check then 503, and healthy again once Redis is back', async () => {
+    const { grades } = harness.instance();
+    const app = withHealthCheck(grades);
+    expect((await grades.status()).state).toBe('ok');
+    await server.kill();
+    try {
+      const down = await grades.status();
+      expect(down.state).toBe('unhealthy');
+      expect(down.problems.map((problem) => problem.code)).toEqual(['OUTBOX_UNREADABLE']);
+      expect(down.outbox).toEqual({ error: { code: 'OUTBOX_UNAVAILABLE', message: expect.stringContaining('The outbox could not count its grades') } });
+      expect((await request(app).get('/healthz')).status).toBe(503);
+    } finally {
+      await server.start();
+    }
+    await until(async () => (await grades.status()).state === 'ok', 20_000, 'the status ok again');
+    expect((await request(app).get('/healthz')).body).toEqual({ state: 'ok', problems: [] });
+  });
 });
