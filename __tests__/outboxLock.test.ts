@@ -45,6 +45,7 @@ describe('outbox folder lock', () => {
     expect(refusal).toContain('refused OPTIONS_INVALID');
     expect(refusal).toContain(`the outbox folder ${dir} is in use by process ${first.child.pid} on this host`);
     expect(refusal).toContain('use one folder per process');
+    expect(refusal).toContain('for several instances sharing one outbox, use bullmqOutbox() from express-ltiaas-grades/redis');
     // The first keeps its lock.
     expect(first.child.exitCode).toBeNull();
     expect(await readLock()).toMatchObject({ pid: first.child.pid });

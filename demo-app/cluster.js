@@ -1,7 +1,8 @@
-// Entry of `npm run demo:cluster`: redis-server, the LTIAAS emulator, three quiz tool instances and a round-robin front on loopback.
+// Entry of `npm run demo:cluster`: redis-server, the LTIAAS emulator, three quiz tool instances sharing one BullMQ outbox, and a round-robin front on loopback.
 'use strict';
 
 const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -83,7 +84,7 @@ function startInstance(index, env) {
     env: { ...env, INSTANCE_NAME: name },
     label: name,
     isReady: (line) => /^listening \d+$/.test(line.trim()),
-  }).then(({ child, line }) => ({ name, child, port: Number(line.trim().split(' ')[1]) }));
+  }).then(({ child, line }) => ({ name, child, pid: child.pid, port: Number(line.trim().split(' ')[1]) }));
 }
 
 /**
@@ -140,6 +141,27 @@ async function main() {
   const { createDemoApp } = require('./app');
 
   const running = { instances: [] };
+  let stopping = false;
+
+  // SIGUSR2 takes the emulated LTIAAS down (grades are then held in the shared outbox) and, the
+  // next time, back up. (SIGUSR1 is Node's own, for the inspector.)
+  let outage = Promise.resolve();
+  let ltiaasDown = false;
+  process.on('SIGUSR2', () => {
+    outage = outage.then(async () => {
+      // Only once the cluster runs, and not while it stops.
+      if (!running.front?.listening || stopping) return;
+      ltiaasDown = !ltiaasDown;
+      if (ltiaasDown) {
+        await running.emulator.unreachable();
+        console.error(`The emulated LTIAAS is down: grades are held in the shared outbox (kill -USR2 ${process.pid} brings it back).`);
+      } else {
+        await running.emulator.reachable();
+        console.error('The emulated LTIAAS is back: the outbox delivers the held grades.');
+      }
+    }).catch((error) => console.error(`Could not change the emulated LTIAAS: ${error instanceof Error ? error.message : String(error)}`));
+  });
+
   const closeAll = async () => {
     if (running.front?.listening) {
       await new Promise((resolve) => {
@@ -163,7 +185,10 @@ async function main() {
 
     // One emulated LMS for the whole cluster: the instances reach it by URL.
     running.emulator = await startEmulator({ host: '127.0.0.1', port: portFromEnv('EMULATOR_PORT', 0) });
-    const env = { LTIAAS_URL: running.emulator.url, LTIAAS_API_KEY: running.emulator.apiKey, REDIS_URL: redisUrl };
+    // The key the instances' shared outbox seals its jobs with: made for this run, handed to the
+    // instances in their environment only, never printed (the run's Redis is removed at the end).
+    const outboxKey = crypto.randomBytes(32).toString('base64');
+    const env = { LTIAAS_URL: running.emulator.url, LTIAAS_API_KEY: running.emulator.apiKey, REDIS_URL: redisUrl, GRADES_KEY: outboxKey };
     for (let i = 0; i < INSTANCE_COUNT; i++) running.instances.push(await startInstance(i, env));
 
     // The front's own demo app serves only the start page and the launch; it never grades.
@@ -174,7 +199,8 @@ async function main() {
       running.front.once('error', reject);
       running.front.listen(portFromEnv('PORT', 3000), '127.0.0.1', resolve);
     });
-    console.error(`redis-server on ${redisUrl}; instances on ports ${running.instances.map((instance) => instance.port).join(', ')}`);
+    console.error(`redis-server on ${redisUrl}; ${running.instances.map((instance) => `${instance.name} (pid ${instance.pid}) on port ${instance.port}`).join(', ')}`);
+    console.error(`To take the emulated LTIAAS down, and back up the next time: kill -USR2 ${process.pid}`);
     console.log(`Demo cluster front (round-robin over ${INSTANCE_COUNT} instances): http://127.0.0.1:${running.front.address().port}/`);
     console.log(`Grade book (emulator): ${running.emulator.url}/gradebook`);
   } catch (error) {
@@ -182,7 +208,6 @@ async function main() {
     throw error;
   }
 
-  let stopping = false;
   const stop = (signal) => {
     if (stopping) process.exit(1);
     stopping = true;

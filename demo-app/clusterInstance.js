@@ -1,15 +1,12 @@
-// One quiz tool instance of `npm run demo:cluster`: the demo app on a free loopback port, against the cluster's emulator.
+// One quiz tool instance of `npm run demo:cluster`: the demo app on a free loopback port, against the cluster's emulator, sharing its state and outbox through the cluster's Redis.
 'use strict';
 
-const fs = require('node:fs');
 const http = require('node:http');
-const os = require('node:os');
-const path = require('node:path');
-const { fileOutbox, ltiaasGrades } = require('express-ltiaas-grades');
+const { ltiaasGrades } = require('express-ltiaas-grades');
 const { createDemoApp } = require('./app');
-const { coordinationFor } = require('./coordination');
+const { sharedOverRedis } = require('./coordination');
 
-const { LTIAAS_URL: ltiaasUrl, LTIAAS_API_KEY: apiKey, REDIS_URL: redisUrl, INSTANCE_NAME: name = 'instance' } = process.env;
+const { LTIAAS_URL: ltiaasUrl, LTIAAS_API_KEY: apiKey, REDIS_URL: redisUrl, GRADES_KEY: encryptionKey, INSTANCE_NAME: name = 'instance' } = process.env;
 
 const logger = {
   info: (fields, message) => console.error(`[${name}] ${message}`, fields),
@@ -29,17 +26,11 @@ const emulatorSeenFromInstance = {
 };
 
 async function main() {
-  if (!ltiaasUrl || !apiKey) throw new Error('LTIAAS_URL and LTIAAS_API_KEY are set by demo-app/cluster.js; start the cluster with `npm run demo:cluster`.');
-  // Each instance its own outbox folder: a file outbox belongs to one process.
-  const outboxDir = fs.mkdtempSync(path.join(os.tmpdir(), `ltiaas-demo-${name}-outbox-`));
-  const shared = coordinationFor(redisUrl);
-  const grades = ltiaasGrades({
-    ltiaasUrl,
-    apiKey,
-    outbox: fileOutbox({ dir: outboxDir }),
-    logger,
-    ...(shared.coordination ? { coordination: shared.coordination } : {}),
-  });
+  if (!ltiaasUrl || !apiKey || !redisUrl || !encryptionKey) {
+    throw new Error('LTIAAS_URL, LTIAAS_API_KEY, REDIS_URL and GRADES_KEY are set by demo-app/cluster.js; start the cluster with `npm run demo:cluster`.');
+  }
+  const shared = sharedOverRedis({ redisUrl, encryptionKey });
+  const grades = ltiaasGrades({ ltiaasUrl, apiKey, logger, coordination: shared.coordination, outbox: shared.outbox });
   const server = http.createServer(createDemoApp({ grades, emulator: emulatorSeenFromInstance }));
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -51,14 +42,12 @@ async function main() {
   const stop = () => {
     server.close();
     server.closeAllConnections();
+    // Deliveries under way finish first; what is still held stays in Redis for the other instances.
     grades
       .close()
       .catch(() => undefined)
       .then(() => shared.close())
-      .finally(() => {
-        fs.rmSync(outboxDir, { recursive: true, force: true });
-        process.exit(0);
-      });
+      .finally(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -140,7 +140,7 @@ function pendingRows(data: AdminPageData): string {
 }
 
 function recentRows(data: AdminPageData): string {
-  if (data.recent.length === 0) return '<tr><td colspan="5" class="empty">The outbox has delivered or refused nothing since this instance started.</td></tr>';
+  if (data.recent.length === 0) return '<tr><td colspan="5" class="empty">This instance has delivered or refused nothing from the outbox since it started.</td></tr>';
   return data.recent
     .map(
       (entry) => `<tr data-outcome="${escapeHtml(entry.outcome)}">
@@ -186,7 +186,8 @@ ${failedRows(data)}
 <tbody>
 ${pendingRows(data)}
 </tbody></table>${more(data.pending)}
-<h2>Lately from the outbox</h2>
+<h2>Lately from the outbox, on this instance</h2>
+<p class="muted">The grades this instance delivered or gave up on since it started. With an outbox several instances share, each instance lists its own deliveries.</p>
 <table data-test="recent"><thead><tr><th>When</th><th>Outcome</th><th>User</th><th>Column</th><th>Score</th></tr></thead>
 <tbody>
 ${recentRows(data)}

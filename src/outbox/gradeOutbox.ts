@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { gradesError, isLtiaasGradesError, OptionsError, outboxUnavailable, type LtiaasGradesError } from '../errors';
 import { silentLogger, type ResolvedLogger } from '../logger';
 import { MAX_TIMER_DELAY_MS, retryDelayMs } from '../client/retryPolicy';
+import { gaveUpMessage } from './gaveUpMessage';
 import type { GradeOutbox, JobOutcome, OutboxStats, OutboxWorker } from './outbox';
 import { resolveOutboxOptions } from './outboxOptions';
 import {
@@ -52,15 +53,6 @@ const timerDelayMs = (delayMs: number) => (Number.isNaN(delayMs) ? 0 : Math.min(
 
 /** Retries of one job whose dead-letter write failed count up to this in its backoff. */
 const MAX_JOB_BACKOFF_STEP = 20;
-
-/** A duration as an operator reads it in a dead-letter message: "7 days", "36 h", "20 min", "1 s". */
-function humanDuration(ms: number): string {
-  const DAY_MS = 86_400_000;
-  if (ms >= 2 * DAY_MS && ms % DAY_MS === 0) return `${ms / DAY_MS} days`;
-  if (ms >= 3_600_000) return `${Math.round(ms / 3_600_000)} h`;
-  if (ms >= 60_000) return `${Math.round(ms / 60_000)} min`;
-  return `${Math.round(ms / 1000)} s`;
-}
 
 export function jobErrorOf(error: unknown): JobError {
   if (!isLtiaasGradesError(error)) return { code: 'UNEXPECTED', message: 'The delivery failed unexpectedly.' };
@@ -269,7 +261,7 @@ export class StorageOutbox implements GradeOutbox {
     }
     job.lastError = jobErrorOf(outcome.error);
     if (this.now() - Date.parse(job.createdAt) > this.maxAgeMs) {
-      await this.moveToFailed(job, outcome.error, `Gave up after ${humanDuration(this.maxAgeMs)}: ${outcome.error.message}`);
+      await this.moveToFailed(job, outcome.error, gaveUpMessage(this.maxAgeMs, outcome.error.message));
       return;
     }
     const delay = this.noteFailure(outcome.error);

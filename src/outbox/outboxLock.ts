@@ -23,7 +23,8 @@ interface LockHolder {
 const heldHere: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('express-ltiaas-grades.outboxLocks')] ??= new Set<string>()) as Set<string>;
 
 const ONE_FOLDER_PER_PROCESS =
-  'Two processes on one outbox folder would post every grade twice: use one folder per process (e.g. one per instance number), or stop the other process';
+  'Two processes on one outbox folder would post every grade twice: use one folder per process (e.g. one per instance number) or stop the other process; ' +
+  'for several instances sharing one outbox, use bullmqOutbox() from express-ltiaas-grades/redis';
 
 function isAlive(pid: number): boolean {
   try {

@@ -13,6 +13,7 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import { gradesError, OptionsError, outboxUnavailable, type LtiaasGradesError } from '../errors';
 import { silentLogger, type ResolvedLogger } from '../logger';
+import { gaveUpMessage } from '../outbox/gaveUpMessage';
 import { jobErrorOf } from '../outbox/gradeOutbox';
 import { JobCipher } from '../outbox/jobCipher';
 import type { GradeOutbox, JobOutcome, OutboxStats, OutboxWorker } from '../outbox/outbox';
@@ -356,7 +357,7 @@ class BullmqGradeOutbox implements BullmqOutbox {
     }
     job.lastError = jobErrorOf(outcome.error);
     if (Date.now() - Date.parse(job.createdAt) > this.options.maxAgeMs) {
-      return this.refuse(bull, bullJob, job, outcome.error, `Gave up after ${Math.round(this.options.maxAgeMs / 3_600_000)} h: ${outcome.error.message}`);
+      return this.refuse(bull, bullJob, job, outcome.error, gaveUpMessage(this.options.maxAgeMs, outcome.error.message));
     }
     this.failuresSeen += 1;
     const delay = (await this.gate.noteFailure(run.connection, outcome.error)) ?? this.options.retry.minDelayMs;

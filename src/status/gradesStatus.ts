@@ -79,7 +79,8 @@ function problemsOf(ltiaas: LtiaasReachability, outbox: OutboxStatus | undefined
     problems.push({ code: 'LTIAAS_FAILING', message: `LTIAAS or the LMS failed the last ${ltiaas.consecutiveFailures} attempts (last: ${errorType} on ${endpoint} at ${ltiaas.lastFailureAt}); ${meanwhile}.` });
   }
   if (outbox?.paused) {
-    problems.push({ code: 'OUTBOX_PAUSED', message: `The outbox holds deliveries back${outbox.pausedUntil ? ` until ${outbox.pausedUntil}` : ''} after ${outbox.consecutiveFailures ?? 'several'} failures in a row, then tries one grade.` });
+    const failures = outbox.consecutiveFailures === undefined ? 'several failures' : `${outbox.consecutiveFailures} failure${outbox.consecutiveFailures === 1 ? '' : 's'}`;
+    problems.push({ code: 'OUTBOX_PAUSED', message: `The outbox holds deliveries back${outbox.pausedUntil ? ` until ${outbox.pausedUntil}` : ''} after ${failures} in a row, then tries one grade.` });
   }
   if (outbox?.failed) {
     problems.push({ code: 'GRADES_REFUSED', message: `${outbox.failed} grade${outbox.failed === 1 ? ' was' : 's were'} refused for good: fix the cause, then re-queue or discard each (the admin page, or outbox.requeue(id) and outbox.discard(id)).` });
