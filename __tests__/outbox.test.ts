@@ -296,6 +296,38 @@ describe('outbox', () => {
     expect(harness.emulator.scores(launch.lineItemId!).map((s) => s.scoreGiven)).toEqual([5]);
   });
 
+  it('gives a re-queued grade its whole maxAgeMs again: one refused long ago is not given up at its first failure after the re-queue', async () => {
+    await harness.close();
+    const clock = new ManualClock();
+    outbox = fileOutbox({ dir, maxAgeMs: 60_000, retry: { minDelayMs: 20, maxDelayMs: 100 }, ...clock.options() });
+    harness = await startHarness({ outbox, retry: { retries: 0 } });
+    const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 }, gradable: false });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: 1 });
+    const refused = new Promise((resolve) => harness.grades.on('rejected', resolve));
+    const queued = (await harness.grades.forLaunch(launch.ltik).submit({ scoreGiven: 7, scoreMaximum: 10 })) as { status: string; id: string };
+    expect(queued.status).toBe('queued');
+    while (await clock.untilArmed({ unless: refused })) clock.fireNext();
+    expect(await outbox.drain(10_000)).toBe(true);
+    expect((await outbox.failed()).map((job) => job.id)).toEqual([queued.id]);
+
+    // Two minutes later (past maxAgeMs) the cause is fixed and a person re-queues it; LTIAAS then fails once more.
+    clock.advance(120_000);
+    harness.emulator.enroll(launch.contextId, { id: launch.userId, gradable: true });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: 1 });
+    const delivered = new Promise((resolve) => harness.grades.on('submitted', resolve));
+    expect(await outbox.requeue(queued.id)).toBe(true);
+    expect((await outbox.pending())[0]).toMatchObject({ id: queued.id, requeuedAt: new Date(clock.now).toISOString() });
+    let rounds = 0;
+    while (await clock.untilArmed({ unless: delivered })) {
+      clock.fireNext();
+      rounds += 1;
+      expect(rounds).toBeLessThanOrEqual(3);
+    }
+    expect(await outbox.drain(10_000)).toBe(true);
+    expect(await outbox.failed()).toEqual([]);
+    expect(harness.emulator.scores(launch.lineItemId!).map((score) => score.scoreGiven)).toEqual([7]);
+  });
+
   it('never shows secrets in pending() or failed() views, nor in events', async () => {
     const launch = harness.emulator.launch({ lineItem: { label: 'Lab', scoreMaximum: 10 } });
     harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: Infinity });

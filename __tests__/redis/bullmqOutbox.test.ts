@@ -116,6 +116,24 @@ describe('bullmqOutbox', () => {
     expect(await outbox.stats()).toMatchObject({ pending: 0, failed: 1 });
   });
 
+  it('gives a re-queued grade its whole maxAgeMs again: one refused before maxAgeMs ran out is not given up at its first failure after the re-queue', async () => {
+    const { grades, outbox } = harness.instance({ maxAgeMs: 1000, retry: { minDelayMs: 50, maxDelayMs: 100 } });
+    const launch = harness.emulator.launch({ user: { id: 'requeued-late' }, lineItem: lab, gradable: false });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: 1 });
+    const queued = (await grades.forLaunch(launch.ltik).submit({ scoreGiven: 8, scoreMaximum: 10 })) as { status: string; id: string };
+    expect(queued.status).toBe('queued');
+    await until(async () => (await outbox.failed()).length === 1, 20_000, 'the refusal on the failed list');
+    const [failed] = await outbox.failed();
+    // Only the grade's age matters here, and it only grows: more than maxAgeMs since it was accepted.
+    await until(() => Date.now() - Date.parse(failed!.createdAt) > 1000, 10_000, 'the grade older than maxAgeMs');
+    harness.emulator.enroll(launch.contextId, { id: 'requeued-late', gradable: true });
+    harness.emulator.fail({ method: 'POST', path: /\/scores$/, status: 503, times: 1 });
+    expect(await outbox.requeue(queued.id)).toBe(true);
+    await until(() => harness.emulator.scores(launch.lineItemId!, 'requeued-late').length === 1, 20_000, 'the re-queued grade delivered');
+    expect(harness.emulator.scores(launch.lineItemId!, 'requeued-late').map((score) => score.scoreGiven)).toEqual([8]);
+    expect(await outbox.failed()).toEqual([]);
+  });
+
   it('takes ioredis connection options instead of a client', async () => {
     const { grades, outbox } = harness.instance({ connection: { host: '127.0.0.1', port: server.port, disconnectTimeout: 0 } });
     const launch = harness.emulator.launch({ user: { id: 'by-options' }, lineItem: lab });

@@ -7,6 +7,7 @@ import { gaveUpMessage } from './gaveUpMessage';
 import type { GradeOutbox, JobOutcome, OutboxStats, OutboxWorker } from './outbox';
 import { resolveOutboxOptions } from './outboxOptions';
 import {
+  ageCountsFrom,
   STORED_JOB_VERSION,
   viewOf,
   type FailedGradeJob,
@@ -260,7 +261,7 @@ export class StorageOutbox implements GradeOutbox {
       return;
     }
     job.lastError = jobErrorOf(outcome.error);
-    if (this.now() - Date.parse(job.createdAt) > this.maxAgeMs) {
+    if (this.now() - ageCountsFrom(job) > this.maxAgeMs) {
       await this.moveToFailed(job, outcome.error, gaveUpMessage(this.maxAgeMs, outcome.error.message));
       return;
     }
@@ -338,7 +339,7 @@ export class StorageOutbox implements GradeOutbox {
     const failed = (await this.storage.loadFailed().catch(outboxUnavailable('requeue', 'read its dead-letter list'))).find((job) => job.id === id);
     if (!failed) return false;
     const { failedAt: _failedAt, error: _error, ...job } = failed;
-    const pending: StoredGradeJob = { ...job, attempts: 0, nextAttemptAt: this.now() };
+    const pending: StoredGradeJob = { ...job, requeuedAt: new Date(this.now()).toISOString(), attempts: 0, nextAttemptAt: this.now() };
     delete pending.lastError;
     // Pending first, in memory only once it is on disk; a failed removal below leaves it in both lists, never in none.
     await this.storage.save(pending).catch(outboxUnavailable('requeue', 'store the grade again'));

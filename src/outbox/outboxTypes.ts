@@ -44,6 +44,11 @@ export interface StoredGradeJob {
   id: string;
   /** When the grade was accepted from the tool (ISO). */
   createdAt: string;
+  /**
+   * When a person last re-queued it from the dead-letter list (ISO). `maxAgeMs` counts from here
+   * once set: a grade re-queued after a week gets its full time again, not one attempt.
+   */
+  requeuedAt?: string;
   /** Delivery attempts made so far. */
   attempts: number;
   /** Earliest time (ms since epoch) to try again. */
@@ -51,6 +56,11 @@ export interface StoredGradeJob {
   /** The last transient failure, for operators. */
   lastError?: JobError;
   grade: GradeRecord;
+}
+
+/** Since when a job's `maxAgeMs` counts: its last re-queue, or its acceptance (ms since epoch). */
+export function ageCountsFrom(job: StoredGradeJob): number {
+  return Date.parse(job.requeuedAt ?? job.createdAt);
 }
 
 export interface JobError {
@@ -88,6 +98,7 @@ export interface OutboxStorage {
 export interface GradeJobView {
   id: string;
   createdAt: string;
+  requeuedAt?: string;
   attempts: number;
   nextAttemptAt: string;
   userId?: string;
@@ -109,6 +120,7 @@ export function viewOf(job: StoredGradeJob): GradeJobView {
   return {
     id: job.id,
     createdAt: job.createdAt,
+    ...(job.requeuedAt !== undefined ? { requeuedAt: job.requeuedAt } : {}),
     attempts: job.attempts,
     nextAttemptAt: new Date(job.nextAttemptAt).toISOString(),
     ...(grade.userId !== undefined ? { userId: grade.userId } : {}),

@@ -66,6 +66,7 @@ const jobFields = {
   v: Joi.valid(STORED_JOB_VERSION).required(),
   id: Joi.string().pattern(JOB_ID_PATTERN).required(),
   createdAt: isoString.required(),
+  requeuedAt: isoString,
   attempts: Joi.number().integer().min(0).required(),
   nextAttemptAt: Joi.number().required(),
   lastError: jobErrorSchema,

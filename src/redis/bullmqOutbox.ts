@@ -18,6 +18,7 @@ import { jobErrorOf } from '../outbox/gradeOutbox';
 import { JobCipher } from '../outbox/jobCipher';
 import type { GradeOutbox, JobOutcome, OutboxStats, OutboxWorker } from '../outbox/outbox';
 import {
+  ageCountsFrom,
   STORED_JOB_VERSION,
   viewOf,
   type FailedGradeJob,
@@ -356,7 +357,7 @@ class BullmqGradeOutbox implements BullmqOutbox {
       return this.refuse(bull, bullJob, job, outcome.error);
     }
     job.lastError = jobErrorOf(outcome.error);
-    if (Date.now() - Date.parse(job.createdAt) > this.options.maxAgeMs) {
+    if (Date.now() - ageCountsFrom(job) > this.options.maxAgeMs) {
       return this.refuse(bull, bullJob, job, outcome.error, gaveUpMessage(this.options.maxAgeMs, outcome.error.message));
     }
     this.failuresSeen += 1;
@@ -511,7 +512,7 @@ class BullmqGradeOutbox implements BullmqOutbox {
     if (!job) return false;
     const opened = this.openJob(job);
     if (opened) {
-      const pending: StoredGradeJob = { ...opened.job, attempts: 0, nextAttemptAt: Date.now() };
+      const pending: StoredGradeJob = { ...opened.job, requeuedAt: new Date().toISOString(), attempts: 0, nextAttemptAt: Date.now() };
       delete pending.lastError;
       await job.updateData(this.sealed(pending)).catch(outboxUnavailable('requeue', 'store the grade again'));
     }
