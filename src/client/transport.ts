@@ -89,6 +89,16 @@ export interface TransportConfig {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
 
+/** An answer's body as JSON when it parses, or the text itself (an LTIAAS error page, a proxy's HTML). */
+function parseJsonOrText(data: unknown): unknown {
+  if (typeof data !== 'string' || data === '') return data;
+  try {
+    return JSON.parse(data);
+  } catch {
+    return data;
+  }
+}
+
 /** The code of an answer longer than `maxContentLength` (axios reports it as a vague ERR_BAD_RESPONSE). */
 const ANSWER_TOO_LARGE = 'ERR_RESPONSE_TOO_LARGE';
 
@@ -134,6 +144,12 @@ export class LtiaasTransport {
       validateStatus: () => true,
       maxContentLength: 20 * 1024 * 1024,
       transitional: { clarifyTimeoutError: true, silentJSONParsing: true },
+      // Node's http adapter, named once: axios otherwise picks its adapter again on every request.
+      adapter: 'http',
+      // Bodies are plain JSON both ways: stringified here, and parsed when they parse (a proxy's
+      // or the LMS's page stays the text it is), without axios's general-purpose transforms.
+      transformRequest: [(data: unknown) => (data === undefined ? undefined : JSON.stringify(data))],
+      transformResponse: [parseJsonOrText],
     });
   }
 
